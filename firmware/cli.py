@@ -1,0 +1,202 @@
+"""The ``smallpbx`` command: the box's one composition root.
+
+Nothing else constructs the world: each sub-command wires the config
+store, the core, Kamailio and (later) hardware and the web page together.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from firmware import __version__
+from firmware.config import extensions as ext_api
+from firmware.config.store import ConfigStore
+from firmware.core.control import ControlClient
+from firmware.errors import ConfigError, ControlError, SmallPbxError
+from firmware.paths import DEFAULT_DATA_DIR, BoxPaths, Ports
+from firmware.proxy import kamailio
+
+log = logging.getLogger("smallpbx")
+
+
+def _add_port_options(p: argparse.ArgumentParser) -> None:
+    d = Ports()
+    p.add_argument("--sip-bind", default=d.sip_bind, help="address phones reach (default %(default)s)")
+    p.add_argument("--sip-port", type=int, default=d.sip_port, help="SIP port for phones (default %(default)s)")
+    p.add_argument("--core-port", type=int, default=d.core_port, help="core's SIP port on 127.0.0.1")
+    p.add_argument("--internal-port", type=int, default=d.internal_port, help="Kamailio's port facing the core")
+    p.add_argument("--rtp-port", type=int, default=d.rtp_port, help="first RTP port of the core")
+
+
+def _ports(args) -> Ports:
+    return Ports(sip_bind=args.sip_bind, sip_port=args.sip_port, core_port=args.core_port,
+                 internal_port=args.internal_port, rtp_port=args.rtp_port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smallpbx", description="SmallPBX, the shop's phone system.")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
+                        help="data directory (default %(default)s, or $SMALLPBX_DATA)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("--version", action="version", version=f"smallpbx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the whole box in the foreground")
+    _add_port_options(run)
+    core = sub.add_parser("core", help="run only the core daemon (systemd unit)")
+    _add_port_options(core)
+    kam = sub.add_parser("kamailio", help="generate Kamailio's cfg and run it (systemd unit)")
+    _add_port_options(kam)
+
+    status = sub.add_parser("status", help="registrations, calls, capacity, versions")
+    status.add_argument("--json", action="store_true")
+
+    call = sub.add_parser("call", help="have the box call an extension")
+    call.add_argument("extension")
+    call.add_argument("--app", choices=["echo", "playback"], default="playback")
+
+    ext = sub.add_parser("extension", help="manage extensions (phones)")
+    esub = ext.add_subparsers(dest="action", required=True)
+    add = esub.add_parser("add", help="create an extension; prints its password once")
+    add.add_argument("number")
+    add.add_argument("--name", default="")
+    add.add_argument("--password", help="default: a generated strong password")
+    esub.add_parser("list")
+    show = esub.add_parser("show")
+    show.add_argument("number")
+    rm = esub.add_parser("remove")
+    rm.add_argument("number")
+    pw = esub.add_parser("passwd", help="set a new password; prints it once")
+    pw.add_argument("number")
+    pw.add_argument("--password")
+
+    settings = sub.add_parser("settings", help="show or change box settings")
+    ssub = settings.add_subparsers(dest="action", required=True)
+    ssub.add_parser("show")
+    sset = ssub.add_parser("set")
+    sset.add_argument("field")
+    sset.add_argument("value")
+    return parser
+
+
+def _apply(paths: BoxPaths, store: ConfigStore) -> str:
+    """Make a config change take effect: ask a running core to reload."""
+    try:
+        ControlClient(paths.control_socket, timeout=5).request("reload")
+        return "the running box reloaded its configuration"
+    except ControlError:
+        if paths.proxy_run.exists():
+            # The core is down; keep Kamailio's credentials true meanwhile.
+            kamailio.write_credentials(paths.proxy_run / "db", store.extensions())
+        return "the box is not running; the change takes effect when it starts"
+
+
+def _cmd_extension(args, paths: BoxPaths) -> int:
+    store = ConfigStore(paths.data).open()
+    if args.action == "add":
+        password = ext_api.add(store, args.number, args.name, args.password)
+        print(f"extension {args.number} created")
+        print(f"  SIP user:     {args.number}")
+        print(f"  SIP password: {password}    (shown once; store it in the phone now)")
+        print(f"  realm:        {store.settings()['realm']}")
+        print(_apply(paths, store))
+    elif args.action == "list":
+        for e in store.extensions():
+            print(f"{e['number']:>6}  {e['name']}")
+    elif args.action == "show":
+        e = ext_api.get(store, args.number)
+        print(json.dumps({k: e[k] for k in ("number", "name", "created") if k in e}, ensure_ascii=False, indent=1))
+    elif args.action == "remove":
+        ext_api.remove(store, args.number)
+        print(f"extension {args.number} removed")
+        print(_apply(paths, store))
+    elif args.action == "passwd":
+        password = ext_api.set_password(store, args.number, args.password)
+        print(f"new SIP password for {args.number}: {password}    (shown once)")
+        print(_apply(paths, store))
+    return 0
+
+
+def _coerce(value: str):
+    if value in ("", "none", "null"):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _cmd_settings(args, paths: BoxPaths) -> int:
+    store = ConfigStore(paths.data).open()
+    if args.action == "show":
+        print(json.dumps(store.settings(), ensure_ascii=False, indent=1))
+        return 0
+    if args.field == "realm" and store.extensions():
+        raise ConfigError("settings.realm", "cannot change while extensions exist (their passwords depend on it)")
+    store.update_settings(**{args.field: _coerce(args.value)})
+    print(f"{args.field} set")
+    print(_apply(paths, store))
+    return 0
+
+
+def _print_status(status: dict) -> None:
+    cap = status["capacity"]
+    print(f"SmallPBX {status['version']}  (pjsua {status['pjsua']}, {status['proxy']})")
+    print(f"uptime {status['uptime']} s")
+    print(f"capacity: {cap['in_use']}/{cap['limit']} calls in use (engine slots {cap['engine_limit']}, "
+          f"refused {cap['refused'] + cap['refused_by_engine']})")
+    regs = status["registrations"]
+    print(f"registrations: {len(regs)}")
+    for r in regs:
+        print(f"  {r['user']:>6}  {r['contact']}  expires in {r['expires']} s  {r['user_agent']}")
+    print(f"calls: {len(status['calls'])}")
+    for c in status["calls"]:
+        print(f"  #{c['id']} {c['direction']} {c['caller']} -> {c['dialed']} [{c['app']}] {c['state']} {c['duration']} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    if args.verbose < 2:
+        logging.getLogger("pjsua").setLevel(logging.WARNING)
+    paths = BoxPaths(args.data.resolve())
+    try:
+        if args.command == "run":
+            from firmware.supervisor import run_box
+            return run_box(paths, _ports(args), args.verbose)
+        if args.command == "core":
+            from firmware.core.daemon import CoreDaemon
+            return CoreDaemon(paths, _ports(args)).run()
+        if args.command == "kamailio":
+            from firmware.supervisor import exec_kamailio
+            exec_kamailio(paths, _ports(args))
+            return 1
+        if args.command == "status":
+            status = ControlClient(paths.control_socket).request("status")
+            if args.json:
+                print(json.dumps(status, ensure_ascii=False, indent=1))
+            else:
+                _print_status(status)
+            return 0
+        if args.command == "call":
+            result = ControlClient(paths.control_socket).request("originate", extension=args.extension, app=args.app)
+            print(f"calling {args.extension} (call #{result['id']})")
+            return 0
+        if args.command == "extension":
+            return _cmd_extension(args, paths)
+        if args.command == "settings":
+            return _cmd_settings(args, paths)
+    except ConfigError as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    except SmallPbxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 1

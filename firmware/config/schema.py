@@ -1,0 +1,91 @@
+"""What a valid SmallPBX configuration looks like.
+
+The config store calls :func:`validate` before every write; a document
+that fails is never written, so the box always runs on a valid config.
+Errors name the field (``extensions.101.name``) so the CLI and the web
+page can point at it.
+
+The document is tinydb's on-disk shape: ``{table: {doc_id: record}}``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from firmware.errors import ConfigError
+
+EXTENSION_NUMBER = re.compile(r"^[1-9][0-9]{1,5}$")
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+REALM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$")
+LANGUAGES = ("en", "zh_CN")
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "realm": "smallpbx",
+    "language": "en",
+    # None: as many calls as the media engine allows (read at start-up).
+    "max_calls": None,
+}
+
+
+def _check_text(field: str, value: Any, *, max_len: int, allow_empty: bool = True) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(field, "must be text")
+    if not allow_empty and not value.strip():
+        raise ConfigError(field, "must not be empty")
+    if len(value) > max_len:
+        raise ConfigError(field, f"must be at most {max_len} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ConfigError(field, "must not contain control characters")
+    if '"' in value or "\\" in value:
+        # Names end up in SIP display names; keep them quotable.
+        raise ConfigError(field, 'must not contain " or \\')
+
+
+def validate_settings(settings: dict) -> None:
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise ConfigError(f"settings.{sorted(unknown)[0]}", "is not a known setting")
+    realm = settings.get("realm")
+    if not isinstance(realm, str) or not REALM.match(realm):
+        raise ConfigError("settings.realm", "must be a host-like name (letters, digits, '.', '-')")
+    if settings.get("language") not in LANGUAGES:
+        raise ConfigError("settings.language", f"must be one of {', '.join(LANGUAGES)}")
+    max_calls = settings.get("max_calls")
+    if max_calls is not None and (not isinstance(max_calls, int) or isinstance(max_calls, bool)
+                                  or not 1 <= max_calls <= 512):
+        raise ConfigError("settings.max_calls", "must be empty or a whole number from 1 to 512")
+
+
+def validate_extension(ext: dict) -> None:
+    number = ext.get("number")
+    label = f"extensions.{number}" if isinstance(number, str) else "extensions.?"
+    if not isinstance(number, str) or not EXTENSION_NUMBER.match(number):
+        raise ConfigError(f"{label}.number", "must be 2 to 6 digits, not starting with 0")
+    _check_text(f"{label}.name", ext.get("name", ""), max_len=64)
+    for key in ("ha1", "ha1b"):
+        if not isinstance(ext.get(key), str) or not HEX32.match(ext[key]):
+            raise ConfigError(f"{label}.{key}", "must be a 32-digit lowercase hex digest")
+    known = {"number", "name", "ha1", "ha1b", "created"}
+    unknown = set(ext) - known
+    if unknown:
+        raise ConfigError(f"{label}.{sorted(unknown)[0]}", "is not a known field")
+
+
+def validate(document: dict) -> None:
+    """Raise :class:`ConfigError` unless ``document`` is a valid config."""
+    if not isinstance(document, dict):
+        raise ConfigError("(document)", "must be an object of tables")
+    unknown = set(document) - {"settings", "extensions"}
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], "is not a known table")
+    settings_rows = list((document.get("settings") or {}).values())
+    if len(settings_rows) > 1:
+        raise ConfigError("settings", "must hold one record")
+    if settings_rows:
+        validate_settings(settings_rows[0])
+    seen: set[str] = set()
+    for ext in (document.get("extensions") or {}).values():
+        validate_extension(ext)
+        if ext["number"] in seen:
+            raise ConfigError(f"extensions.{ext['number']}.number", "is used twice")
+        seen.add(ext["number"])

@@ -1,0 +1,95 @@
+"""The core daemon: SIP engine, control socket, systemd notify/watchdog.
+
+Threads: the main thread owns pjsua2 (see engine.py); the control server
+runs on its own threads and reaches the engine only via ``request``.
+Kamailio's registrations are read by the control thread over Kamailio's
+RPC socket (no pjsua2 involved).
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from firmware import __version__
+from firmware.config.store import ConfigStore
+from firmware.core.control import ControlServer
+from firmware.core.engine import SipEngine
+from firmware.core.prompts import ensure_default_prompts
+from firmware.core.sdnotify import Notifier
+from firmware.errors import ControlError, SmallPbxError
+from firmware.paths import BoxPaths, Ports
+from firmware.proxy import kamailio
+
+log = logging.getLogger(__name__)
+
+# The loop is unhealthy when posted events pile up (it stopped draining).
+MAX_HEALTHY_BACKLOG = 1000
+
+
+class CoreDaemon:
+    def __init__(self, paths: BoxPaths, ports: Ports):
+        self.paths = paths
+        self.ports = ports
+        self.store = ConfigStore(paths.data)
+        self.stop = threading.Event()
+        self.notifier = Notifier()
+        self.engine = SipEngine(
+            ports,
+            load_config=lambda: (self.store.settings(), self.store.extensions()),
+            prompts_dir=paths.prompts,
+            on_config=self._sync_proxy,
+        )
+        self.control = ControlServer(paths.control_socket, self.handle_command)
+        self.rpc = kamailio.RpcClient(paths.proxy_run / "kamailio_rpc.sock", timeout=1.0)
+        self._last_ping = 0.0
+
+    def _sync_proxy(self, _settings: dict, extensions: list) -> None:
+        # The credential table is derived from the store; the core keeps it true.
+        kamailio.write_credentials(self.paths.proxy_run / "db", extensions)
+
+    def handle_command(self, cmd: str, args: dict):
+        """Control socket entry point (control threads)."""
+        if cmd == "ping":
+            return {"pong": True, "version": __version__}
+        if cmd == "status":
+            status = self.engine.request("engine-status")
+            try:
+                status["registrations"] = self.rpc.registrations()
+                status["proxy"] = self.rpc.call("core.version")
+            except SmallPbxError as exc:
+                status["registrations"] = []
+                status["proxy"] = f"unreachable: {exc}"
+            status["version"] = __version__
+            return status
+        if cmd in ("reload", "originate", "hangup"):
+            return self.engine.request(cmd, args)
+        raise ControlError(f"unknown command '{cmd}'")
+
+    def _tick(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return
+        now = time.monotonic()
+        if now - self._last_ping >= interval and self.engine.backlog() < MAX_HEALTHY_BACKLOG:
+            self.notifier.watchdog()
+            self._last_ping = now
+
+    def run(self) -> int:
+        self.store.open()
+        ensure_default_prompts(self.paths.prompts)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop.set())
+        self.engine.start()
+        try:
+            self.control.start()
+            self.notifier.ready(f"{self.engine.admission.limit} call slots")
+            log.info("core ready; control socket %s", self.paths.control_socket)
+            self.engine.run(self.stop, tick=self._tick)
+        finally:
+            self.notifier.stopping()
+            self.control.close()
+            self.engine.close()
+            log.info("core stopped")
+        return 0

@@ -1,0 +1,434 @@
+"""The pjsua2 adapter: the only module that talks to pjsua2.
+
+Thread ownership: pjsua2 is created, driven and destroyed by one owner
+thread (the one that calls :meth:`SipEngine.start` and :meth:`SipEngine.run`),
+with ``threadCnt=0`` and ``mainThreadOnly=True`` so every SIP callback runs
+there too. Every other thread reaches the engine only through
+:meth:`SipEngine.post` / :meth:`SipEngine.request` (a thread-safe queue);
+calling pjsua2 from an unregistered thread aborts the whole process.
+
+It turns pjsua2 callbacks into decisions of the pure telephony core
+(:mod:`firmware.telephony`) and those decisions back into pjsua2 calls.
+
+Lifetime rule: every pjsua2 object (Call, player, account) is referenced
+from ``self._legs``/``self`` for as long as it lives: a dropped ``Call``
+answers 603, a dropped player goes silent. They are dropped (``LegGone``)
+after the call is over, outside its own callback, and all are dropped
+followed by ``gc.collect()`` before ``libDestroy()``.
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import heapq
+import itertools
+import logging
+import queue
+import time
+import wave
+from pathlib import Path
+from typing import Callable
+
+import pjsua2 as pj
+
+from firmware import __version__
+from firmware.core import sipmsg
+from firmware.core.events import ControlRequest, Event, LegGone, ReloadConfig
+from firmware.errors import ControlError
+from firmware.paths import Ports
+from firmware.telephony.calls import ActiveCall, Admission, CallTable, Direction
+from firmware.telephony.dialplan import App, Dialplan
+
+log = logging.getLogger(__name__)
+
+CLOCK_RATE = 8000
+# G.711 first (the bridge runs at 8 kHz), G.722 for phones that insist.
+CODEC_PRIORITY = {"PCMA/8000/1": 250, "PCMU/8000/1": 240, "G722/16000/1": 200}
+REQUESTED_MAX_CALLS = 64
+HANDLE_EVENTS_MS = 10
+
+
+def engine_call_limit(requested: int) -> int:
+    """Call slots pjsua really has (PJSUA_MAX_CALLS clamps ``maxCalls`` silently).
+
+    pjsua2's Python API has no getter, but the C function
+    ``pjsua_call_get_max_count`` is exported by the same shared object.
+    """
+    try:
+        lib = ctypes.CDLL(pj._pjsua2.__file__)
+        return int(lib.pjsua_call_get_max_count())
+    except (OSError, AttributeError):
+        log.warning("cannot read pjsua's call limit; assuming the requested %d", requested)
+        return requested
+
+
+class _PjLog(pj.LogWriter):
+    """pjsua's log into Python logging (may run on pjsua's media thread)."""
+
+    LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING}
+
+    def write(self, entry):
+        logging.getLogger("pjsua").log(self.LEVELS.get(entry.level, logging.DEBUG), "%s", entry.msg.rstrip())
+
+
+class _Account(pj.Account):
+    def __init__(self, engine: "SipEngine"):
+        super().__init__()
+        self.engine = engine
+
+    def onIncomingCall(self, prm):
+        self.engine._on_incoming_call(prm)
+
+
+class _Endpoint(pj.Endpoint):
+    def __init__(self, engine: "SipEngine"):
+        super().__init__()
+        self.engine = engine
+
+    def onRejectedIncomingCall(self, prm):
+        # pjsua refused a call before we saw it: no slot left (or similar).
+        self.engine.rejected_by_engine += 1
+        log.warning("call from %s refused by the media engine: %s %s",
+                    prm.remoteInfo, prm.statusCode, prm.reason)
+
+
+class _Leg(pj.Call):
+    """One call leg terminated by the core; events go to the engine."""
+
+    def __init__(self, engine: "SipEngine", account, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(account, call_id)
+        self.engine = engine
+        self.app: App | None = None
+        self.prompt: Path | None = None
+        self.player = None
+        self.media_started = False
+
+    def onCallState(self, prm):
+        self.engine._on_call_state(self)
+
+    def onCallMediaState(self, prm):
+        self.engine._on_call_media_state(self)
+
+
+class SipEngine:
+    """pjsua2 endpoint, the core's SIP account and the calls it terminates.
+
+    :param ports: where the core listens and where Kamailio's trusted leg is.
+    :param load_config: returns ``(settings, extensions)`` from the store.
+    :param prompts_dir: directory of 8 kHz mono WAV prompts.
+    :param on_config: called with ``(settings, extensions)`` after every
+        (re)load, on the owner thread (e.g. to rewrite Kamailio credentials).
+    """
+
+    def __init__(self, ports: Ports, *, load_config: Callable[[], tuple[dict, list]],
+                 prompts_dir: Path, on_config: Callable[[dict, list], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.ports = ports
+        self.load_config = load_config
+        self.on_config = on_config
+        self.prompts_dir = Path(prompts_dir)
+        self.clock = clock
+        self.trusted_source = f"127.0.0.1:{ports.internal_port}"
+        self.calls = CallTable()
+        self.admission = Admission(engine_limit=0)
+        self.dialplan = Dialplan()
+        self.settings: dict = {}
+        self.rejected_by_engine = 0
+        self.started_at = clock()
+        self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._legs: dict[int, _Leg] = {}
+        self._ep: _Endpoint | None = None
+        self._account: _Account | None = None
+        self._logwriter = None
+        self.handlers = {
+            ControlRequest: self._on_control,
+            ReloadConfig: lambda _e: self.reload(),
+            LegGone: self._on_leg_gone,
+        }
+        self.commands = {
+            "engine-status": self._cmd_status,
+            "reload": lambda args: self.reload(),
+            "originate": self._cmd_originate,
+            "hangup": self._cmd_hangup,
+        }
+
+    # ------------------------------------------------------------------ life
+    def start(self) -> None:
+        """Create pjsua2 on the calling thread, which becomes the owner."""
+        ep = _Endpoint(self)
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = REQUESTED_MAX_CALLS
+        cfg.uaConfig.userAgent = f"SmallPBX core {__version__}"
+        self._logwriter = _PjLog()
+        cfg.logConfig.writer = self._logwriter
+        cfg.logConfig.level = 4 if logging.getLogger("pjsua").isEnabledFor(logging.DEBUG) else 2
+        cfg.logConfig.consoleLevel = 0
+        cfg.logConfig.decor = 0
+        cfg.medConfig.clockRate = CLOCK_RATE
+        cfg.medConfig.sndClockRate = CLOCK_RATE
+        cfg.medConfig.ecTailLen = 0   # a server must not "cancel" the caller's echo test
+        cfg.medConfig.noVad = True
+        cfg.medConfig.channelCount = 1
+        ep.libInit(cfg)
+        self._ep = ep
+
+        tcfg = pj.TransportConfig()
+        tcfg.boundAddress = "127.0.0.1"
+        tcfg.port = self.ports.core_port
+        ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+        for codec in ep.codecEnum2():
+            ep.codecSetPriority(codec.codecId, CODEC_PRIORITY.get(codec.codecId, 0))
+
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:smallpbx@127.0.0.1:{self.ports.core_port}"
+        acfg.mediaConfig.transportConfig.port = self.ports.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = 1000
+        if self.ports.sip_bind not in ("0.0.0.0", "::", ""):
+            acfg.mediaConfig.transportConfig.boundAddress = self.ports.sip_bind
+        self._account = _Account(self)
+        self._account.create(acfg)
+
+        self.admission.engine_limit = engine_call_limit(REQUESTED_MAX_CALLS)
+        self.reload()
+        log.info("core SIP on 127.0.0.1:%d, %d call slots (pjsua %s)",
+                 self.ports.core_port, self.admission.engine_limit, ep.libVersion().full)
+
+    def run(self, stop, tick: Callable[[], None] | None = None) -> None:
+        """The owner loop: pjsua events, posted events, timers, until ``stop``."""
+        while not stop.is_set():
+            self._ep.libHandleEvents(HANDLE_EVENTS_MS)
+            self._drain()
+            self._run_timers()
+            if tick:
+                tick()
+
+    def close(self) -> None:
+        """Hang up everything and destroy pjsua2 without an abort at exit."""
+        if self._ep is None:
+            return
+        ep = self._ep
+        try:
+            ep.hangupAllCalls()
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline and any(leg.isActive() for leg in self._legs.values()):
+                ep.libHandleEvents(20)
+        except pj.Error as exc:
+            log.warning("hanging up at shutdown: %s", exc.info())
+        for leg in self._legs.values():
+            leg.player = None
+        self._legs.clear()
+        if self._account is not None:
+            self._account.shutdown()
+        self._account = None
+        gc.collect()
+        ep.libDestroy()
+        self._ep = None
+        self._logwriter = None
+        gc.collect()
+
+    # ---------------------------------------------------------- cross-thread
+    def post(self, event: Event) -> None:
+        """Thread-safe: queue an event for the owner thread."""
+        self._queue.put(event)
+
+    def request(self, command: str, args: dict | None = None, timeout: float = 5.0):
+        """Thread-safe: run a command on the owner thread and wait for it."""
+        req = ControlRequest(command=command, args=args or {})
+        self.post(req)
+        if not req.done.wait(timeout):
+            raise ControlError(f"the core did not answer '{command}' within {timeout} s")
+        if req.error:
+            raise req.error
+        return req.result
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def _drain(self) -> None:
+        for _ in range(256):  # bounded, so a flood can't starve pjsua
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            handler = self.handlers.get(type(event))
+            try:
+                handler(event)
+            except Exception:  # one bad event must not stop the box
+                log.exception("handling %s failed", type(event).__name__)
+
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (self.clock() + delay, next(self._timer_seq), fn))
+
+    def _run_timers(self) -> None:
+        now = self.clock()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            try:
+                fn()
+            except Exception:
+                log.exception("timer failed")
+
+    # --------------------------------------------------------------- config
+    def reload(self) -> dict:
+        settings, extensions = self.load_config()
+        self.settings = settings
+        self.admission.configured_limit = settings.get("max_calls")
+        self.dialplan = Dialplan({e["number"] for e in extensions})
+        if self.on_config:
+            self.on_config(settings, extensions)
+        log.info("config loaded: %d extensions, call limit %d", len(extensions), self.admission.limit)
+        return {"extensions": len(extensions), "call_limit": self.admission.limit}
+
+    # ---------------------------------------------------------------- calls
+    def _on_incoming_call(self, prm) -> None:
+        leg = _Leg(self, self._account, prm.callId)
+        self._legs[prm.callId] = leg
+        rdata = prm.rdata
+        message = rdata.wholeMsg
+        op = pj.CallOpParam()
+        if rdata.srcAddress != self.trusted_source:
+            log.warning("SECURITY: INVITE from %s bypassed the proxy: refused 403", rdata.srcAddress)
+            op.statusCode = 403
+            leg.hangup(op)
+            return
+        dialed = sipmsg.request_uri_user(message) or ""
+        caller = sipmsg.header(message, "X-SmallPBX-Caller") or "unknown"
+        if not self.admission.admit(len(self.calls)):
+            log.warning("call %s -> %s refused 503: all %d call slots in use",
+                        caller, dialed, self.admission.limit)
+            op.statusCode = 503
+            op.reason = "Service Unavailable"
+            leg.hangup(op)
+            return
+        dest = self.dialplan.route(dialed)
+        if dest.app in (App.REJECT, App.DIAL):
+            # DIAL: extensions are reached through Kamailio, never via the core.
+            op.statusCode = dest.status or 404
+            leg.hangup(op)
+            log.info("call %s -> %r refused %d", caller, dialed, op.statusCode)
+            return
+        leg.app = dest.app
+        leg.prompt = self._prompt_path(dest.target) if dest.app is App.PLAYBACK else None
+        self.calls.add(ActiveCall(prm.callId, Direction.INBOUND, caller, dialed, dest.app.value, self.clock()))
+        log.info("call %s -> %s: %s", caller, dialed, dest.app.value)
+        op.statusCode = 200
+        leg.answer(op)
+
+    def _prompt_path(self, name: str) -> Path:
+        language = self.settings.get("language", "en")
+        for lang in (language, "en"):
+            path = self.prompts_dir / lang / f"{name}.wav"
+            if path.exists():
+                return path
+        return self.prompts_dir / "en" / f"{name}.wav"
+
+    def _on_call_state(self, leg: _Leg) -> None:
+        info = leg.getInfo()
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            self.calls.answered(info.id, self.clock())
+        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            ended = self.calls.ended(info.id)
+            if ended:
+                log.info("call %d ended (%s %s)", info.id, info.lastStatusCode, info.lastReason)
+            self.post(LegGone(call_id=info.id))
+
+    def _on_call_media_state(self, leg: _Leg) -> None:
+        info = leg.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                continue
+            if leg.media_started:
+                return
+            leg.media_started = True
+            audio = leg.getAudioMedia(index)
+            if leg.app is App.ECHO:
+                audio.startTransmit(audio)
+            elif leg.app is App.PLAYBACK and leg.prompt is not None:
+                self._play_then_hang_up(leg, audio)
+            return
+
+    def _play_then_hang_up(self, leg: _Leg, audio) -> None:
+        try:
+            with wave.open(str(leg.prompt), "rb") as w:
+                seconds = w.getnframes() / float(w.getframerate())
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(str(leg.prompt), pj.PJMEDIA_FILE_NO_LOOP)
+        except (OSError, wave.Error, pj.Error) as exc:
+            log.error("prompt %s cannot be played: %s", leg.prompt, exc)
+            self.call_later(0.0, lambda: self._hangup_leg(leg.getId()))
+            return
+        leg.player = player
+        player.startTransmit(audio)
+        call_id = leg.getId()
+        self.call_later(seconds + 0.5, lambda: self._hangup_leg(call_id))
+
+    def _hangup_leg(self, call_id: int) -> None:
+        leg = self._legs.get(call_id)
+        if leg is not None and leg.isActive():
+            leg.hangup(pj.CallOpParam())
+
+    def _on_leg_gone(self, event: LegGone) -> None:
+        leg = self._legs.pop(event.call_id, None)
+        if leg is not None:
+            leg.player = None
+
+    # -------------------------------------------------------------- control
+    def _on_control(self, req: ControlRequest) -> None:
+        try:
+            handler = self.commands.get(req.command)
+            if handler is None:
+                raise ControlError(f"unknown command '{req.command}'")
+            req.result = handler(req.args)
+        except Exception as exc:
+            req.error = exc if isinstance(exc, ControlError) else ControlError(str(exc))
+        finally:
+            req.done.set()
+
+    def _cmd_status(self, _args) -> dict:
+        now = self.clock()
+        return {
+            "calls": self.calls.snapshot(now),
+            "capacity": {
+                "engine_limit": self.admission.engine_limit,
+                "limit": self.admission.limit,
+                "in_use": len(self.calls),
+                "refused": self.admission.refused,
+                "refused_by_engine": self.rejected_by_engine,
+            },
+            "pjsua": self._ep.libVersion().full,
+            "uptime": round(now - self.started_at, 1),
+        }
+
+    def _cmd_originate(self, args) -> dict:
+        extension = str(args.get("extension", ""))
+        app = App(args.get("app", "echo"))
+        if app not in (App.ECHO, App.PLAYBACK):
+            raise ControlError("app must be echo or playback")
+        if extension not in self.dialplan.extensions:
+            raise ControlError(f"extension {extension!r} does not exist")
+        if not self.admission.admit(len(self.calls)):
+            raise ControlError("all call slots are in use")
+        leg = _Leg(self, self._account)
+        leg.app = app
+        leg.prompt = self._prompt_path("playback-test") if app is App.PLAYBACK else None
+        op = pj.CallOpParam(True)
+        leg.makeCall(f"sip:{extension}@127.0.0.1:{self.ports.internal_port}", op)
+        call_id = leg.getId()
+        self._legs[call_id] = leg
+        self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", extension, app.value, self.clock()))
+        log.info("calling extension %s (%s)", extension, app.value)
+        return {"id": call_id}
+
+    def _cmd_hangup(self, args) -> dict:
+        call_id = int(args.get("id", -1))
+        if call_id not in self._legs:
+            raise ControlError(f"no call {call_id}")
+        self._hangup_leg(call_id)
+        return {"id": call_id}

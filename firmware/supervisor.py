@@ -1,0 +1,130 @@
+"""``smallpbx run``: the whole box in the foreground.
+
+Starts Kamailio (configuration generated into DATA/run/kamailio) and the
+core daemon as child processes, the way systemd runs them as units, and
+stops both on Ctrl-C/SIGTERM. If either child dies, the other is stopped
+too and the exit status says so: under systemd each unit restarts on its
+own instead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from firmware.config.store import ConfigStore
+from firmware.core.control import ControlClient
+from firmware.errors import ControlError, SmallPbxError
+from firmware.hw import detect_platform
+from firmware.paths import BoxPaths, Ports
+from firmware.proxy import kamailio
+
+log = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT_S = 30
+
+
+def proxy_settings(paths: BoxPaths, ports: Ports, realm: str) -> kamailio.ProxySettings:
+    return kamailio.ProxySettings(
+        sip_bind=ports.sip_bind, sip_port=ports.sip_port,
+        internal_port=ports.internal_port, core_port=ports.core_port,
+        realm=realm, run_dir=paths.proxy_run,
+    )
+
+
+def prepare_proxy(paths: BoxPaths, ports: Ports) -> kamailio.ProxySettings:
+    """Write Kamailio's cfg and credentials from the store; check the cfg."""
+    store = ConfigStore(paths.data).open()
+    settings = proxy_settings(paths, ports, store.settings()["realm"])
+    kamailio.prepare(settings, store.extensions())
+    kamailio.check_config(settings)
+    return settings
+
+
+def core_command(paths: BoxPaths, ports: Ports, verbose: int) -> list[str]:
+    argv = [sys.executable, "-m", "firmware", "--data", str(paths.data)]
+    argv += ["-v"] * verbose
+    argv += ["core", "--sip-bind", ports.sip_bind, "--sip-port", str(ports.sip_port),
+             "--core-port", str(ports.core_port), "--internal-port", str(ports.internal_port),
+             "--rtp-port", str(ports.rtp_port)]
+    return argv
+
+
+def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
+    platform = detect_platform()
+    if platform.simulated:
+        log.info("no Raspberry Pi found (%s): running with simulated hardware", platform.model)
+    settings = prepare_proxy(paths, ports)
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    children: dict[str, subprocess.Popen] = {}
+    try:
+        # Children ignore the terminal's Ctrl-C; we stop them in order.
+        children["kamailio"] = subprocess.Popen(kamailio.command(settings), preexec_fn=os.setpgrp)
+        children["core"] = subprocess.Popen(core_command(paths, ports, verbose), preexec_fn=os.setpgrp)
+        client = ControlClient(paths.control_socket, timeout=2)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            try:
+                client.request("ping")
+                break
+            except ControlError:
+                if time.monotonic() > deadline or stop["signal"] or _dead(children):
+                    log.error("the box did not start")
+                    return 1
+                time.sleep(0.1)
+        log.info("SmallPBX is up: phones register at sip:%s:%d (realm %s); data in %s",
+                 ports.sip_bind, ports.sip_port, settings.realm, paths.data)
+        print(f"READY sip:{ports.sip_bind}:{ports.sip_port}", flush=True)
+        while not stop["signal"]:
+            dead = _dead(children)
+            if dead:
+                log.error("%s exited with status %s: stopping the box", dead, children[dead].returncode)
+                return 1
+            time.sleep(0.2)
+        log.info("stopping on signal %d", stop["signal"])
+        return 0
+    finally:
+        _stop_all(children)
+
+
+def _dead(children: dict[str, subprocess.Popen]) -> str | None:
+    for name, proc in children.items():
+        if proc.poll() is not None:
+            return name
+    return None
+
+
+def _stop_all(children: dict[str, subprocess.Popen]) -> None:
+    # The core first (it hangs up its calls through Kamailio), then Kamailio.
+    for name in ("core", "kamailio"):
+        proc = children.get(name)
+        if proc is None or proc.poll() is not None:
+            continue
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.error("%s did not stop in 10 s: killed", name)
+            proc.kill()
+            proc.wait()
+
+
+def exec_kamailio(paths: BoxPaths, ports: Ports) -> None:
+    """For the systemd unit: generate the cfg, then become Kamailio."""
+    settings = prepare_proxy(paths, ports)
+    argv = kamailio.command(settings)
+    os.execv(argv[0], argv)
+
+
+__all__ = ["run_box", "exec_kamailio", "prepare_proxy", "SmallPbxError"]

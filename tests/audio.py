@@ -1,0 +1,71 @@
+"""Audio checks for tests: make test signals and find them in recordings."""
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+RATE = 8000
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
+    data = np.clip(samples, -1.0, 1.0)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((data * 32767).astype("<i2").tobytes())
+    return Path(path)
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2, "expected 16-bit PCM"
+        frames = w.readframes(w.getnframes())
+        channels = w.getnchannels()
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64) / 32768.0
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    return samples
+
+
+def noise_signal(seconds: float, seed: int, level: float = 0.3) -> np.ndarray:
+    """Speech-band noise bursts: unique per seed, so correlation can tell sources apart."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    x = rng.standard_normal(n)
+    # Band-limit to ~300-3400 Hz with a crude FFT mask (what G.711 carries).
+    spectrum = np.fft.rfft(x)
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[(freqs < 300) | (freqs > 3400)] = 0
+    x = np.fft.irfft(spectrum, n)
+    # 250 ms on / 250 ms off envelope gives a sharp correlation peak.
+    envelope = (np.arange(n) // (RATE // 4)) % 2 == 0
+    x = x * envelope
+    return level * x / (np.max(np.abs(x)) + 1e-12)
+
+
+def best_correlation(reference: np.ndarray, recorded: np.ndarray, max_lag_s: float = 1.5) -> tuple[float, float]:
+    """Normalised cross-correlation peak of ``reference`` inside ``recorded``.
+
+    Returns ``(peak, lag_seconds)``; the peak is 1.0 for an exact delayed copy
+    and near 0 for unrelated audio.
+    """
+    if len(recorded) == 0 or len(reference) == 0:
+        return 0.0, 0.0
+    max_lag = int(max_lag_s * RATE)
+    best, best_lag = 0.0, 0
+    ref = reference
+    for lag in range(0, min(max_lag, len(recorded))):
+        seg = recorded[lag:lag + len(ref)]
+        r = ref[:len(seg)]
+        if len(seg) < RATE // 2:
+            break
+        denom = np.sqrt(np.dot(r, r) * np.dot(seg, seg))
+        if denom == 0:
+            continue
+        c = float(np.dot(r, seg) / denom)
+        if c > best:
+            best, best_lag = c, lag
+    return best, best_lag / RATE
