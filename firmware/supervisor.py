@@ -27,18 +27,19 @@ log = logging.getLogger(__name__)
 STARTUP_TIMEOUT_S = 30
 
 
-def proxy_settings(paths: BoxPaths, ports: Ports, realm: str) -> kamailio.ProxySettings:
+def proxy_settings(paths: BoxPaths, ports: Ports, settings: dict) -> kamailio.ProxySettings:
     return kamailio.ProxySettings(
         sip_bind=ports.sip_bind, sip_port=ports.sip_port,
         internal_port=ports.internal_port, core_port=ports.core_port,
-        realm=realm, run_dir=paths.proxy_run,
+        realm=settings["realm"], run_dir=paths.proxy_run,
+        flood_limit=settings["flood_limit"],
     )
 
 
 def prepare_proxy(paths: BoxPaths, ports: Ports) -> kamailio.ProxySettings:
     """Write Kamailio's cfg and credentials from the store; check the cfg."""
     store = ConfigStore(paths.data).open()
-    settings = proxy_settings(paths, ports, store.settings()["realm"])
+    settings = proxy_settings(paths, ports, store.settings())
     kamailio.prepare(settings, store.extensions())
     kamailio.check_config(settings)
     return settings

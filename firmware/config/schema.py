@@ -24,6 +24,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "language": "en",
     # None: as many calls as the media engine allows (read at start-up).
     "max_calls": None,
+    # Requests per 2 s from one address before it is banned (Kamailio pike).
+    "flood_limit": 16,
 }
 
 
@@ -54,6 +56,9 @@ def validate_settings(settings: dict) -> None:
     if max_calls is not None and (not isinstance(max_calls, int) or isinstance(max_calls, bool)
                                   or not 1 <= max_calls <= 512):
         raise ConfigError("settings.max_calls", "must be empty or a whole number from 1 to 512")
+    flood = settings.get("flood_limit")
+    if not isinstance(flood, int) or isinstance(flood, bool) or not 4 <= flood <= 100000:
+        raise ConfigError("settings.flood_limit", "must be a whole number from 4 to 100000")
 
 
 def validate_extension(ext: dict) -> None:
@@ -82,7 +87,8 @@ def validate(document: dict) -> None:
     if len(settings_rows) > 1:
         raise ConfigError("settings", "must hold one record")
     if settings_rows:
-        validate_settings(settings_rows[0])
+        # Fields added by a newer firmware take their defaults.
+        validate_settings({**DEFAULT_SETTINGS, **settings_rows[0]})
     seen: set[str] = set()
     for ext in (document.get("extensions") or {}).values():
         validate_extension(ext)

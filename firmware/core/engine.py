@@ -301,10 +301,13 @@ class SipEngine:
         dialed = sipmsg.request_uri_user(message) or ""
         caller = sipmsg.header(message, "X-SmallPBX-Caller") or "unknown"
         if not self.admission.admit(len(self.calls)):
-            log.warning("call %s -> %s refused 503: all %d call slots in use",
+            # 486, not 503: a proxy must turn a 503 into 500 (RFC 3261
+            # 16.7), and the phone should play busy, as it does when
+            # pjsua itself runs out of slots.
+            log.warning("call %s -> %s refused 486: all %d call slots in use",
                         caller, dialed, self.admission.limit)
-            op.statusCode = 503
-            op.reason = "Service Unavailable"
+            op.statusCode = 486
+            op.reason = "Busy Here"
             leg.hangup(op)
             return
         dest = self.dialplan.route(dialed)

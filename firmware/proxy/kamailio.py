@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class ProxySettings:
     core_port: int
     realm: str
     run_dir: Path
+    flood_limit: int = 16
     children: int = 2
 
     @property
@@ -97,6 +99,7 @@ def render_config(settings: ProxySettings, auth_secret: str) -> str:
         "AUTHFAIL_LIMIT": str(AUTHFAIL_LIMIT),
         "AUTHFAIL_WINDOW": str(AUTHFAIL_WINDOW_S),
         "BAN_SECONDS": str(BAN_SECONDS),
+        "FLOOD_LIMIT": str(settings.flood_limit),
     }
     text = TEMPLATE.read_text()
     for key, value in values.items():
@@ -119,8 +122,26 @@ def write_credentials(db_dir: Path, extensions: list[dict]) -> None:
     rows = ["id(int,auto) username(string) domain(string,null) ha1(string,null) ha1b(string,null)"]
     for index, ext in enumerate(sorted(extensions, key=lambda e: e["number"]), start=1):
         rows.append(f"{index}:{ext['number']}::{ext['ha1']}:{ext['ha1b']}")
-    atomic_write_text(db_dir / "subscriber", "\n".join(rows) + "\n")
-    atomic_write_text(db_dir / "version", "table_name(string) table_version(int)\nsubscriber:7\n")
+    _replace_table(db_dir / "subscriber", "\n".join(rows) + "\n")
+    _replace_table(db_dir / "version", "table_name(string) table_version(int)\nsubscriber:7\n")
+
+
+def _replace_table(path: Path, text: str) -> None:
+    """Replace a db_text table so that every Kamailio process notices.
+
+    db_text re-reads a table when its mtime (whole seconds) changes; two
+    writes within one second would leave the second unseen. So unchanged
+    tables are left alone and a changed one always gets a new mtime.
+    """
+    try:
+        if path.read_text() == text:
+            return
+        old_mtime = int(path.stat().st_mtime)
+    except FileNotFoundError:
+        old_mtime = 0
+    atomic_write_text(path, text)
+    mtime = max(int(time.time()), old_mtime + 1)
+    os.utime(path, (mtime, mtime))
 
 
 def prepare(settings: ProxySettings, extensions: list[dict]) -> Path:

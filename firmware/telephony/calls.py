@@ -2,7 +2,7 @@
 
 The media engine has a fixed number of call slots (pjsua's PJSUA_MAX_CALLS,
 4 in the PyPI wheel, >= 32 in the Pi build). :class:`Admission` decides
-whether a new call may take one; a call that may not is answered 503
+whether a new call may take one; a call that may not is answered 486 Busy Here
 instead of reaching a half-working state.
 """
 from __future__ import annotations

@@ -83,6 +83,7 @@ def main():
     p.add_argument("--user", required=True)
     p.add_argument("--password", required=True)
     p.add_argument("--proxy", default="127.0.0.1:5060")
+    p.add_argument("--bind", default="127.0.0.1", help="the phone's own loopback address")
     p.add_argument("--sip-port", type=int, default=0)
     p.add_argument("--rtp-port", type=int, default=40000)
     p.add_argument("--no-register", action="store_true")
@@ -107,7 +108,7 @@ def main():
     cfg.medConfig.noVad = True
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
-    tcfg.boundAddress = "127.0.0.1"
+    tcfg.boundAddress = args.bind
     tcfg.port = args.sip_port
     ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     ep.libStart()
@@ -122,7 +123,7 @@ def main():
         acfg.regConfig.timeoutSec = 300
     acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
     acfg.mediaConfig.transportConfig.port = args.rtp_port
-    acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    acfg.mediaConfig.transportConfig.boundAddress = args.bind
     acc = Phone(args)
     acc.create(acfg)
 
@@ -157,6 +158,11 @@ def main():
         call.player = None
     call = None
     acc.incoming = None
+    if acc.reg_code == 200:
+        # Unregister like a real phone switched off: Kamailio forgets us.
+        acc.reg_code = None
+        acc.setRegistration(False)
+        pump(3, lambda: acc.reg_code is not None)
     acc.shutdown()
     del acc
     gc.collect()

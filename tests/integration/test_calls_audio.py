@@ -1,0 +1,89 @@
+"""Calls with real audio through Kamailio and the core.
+
+Each phone is a separate pjsua2 process. Audio is proven by correlating
+what one side recorded with the unique signal the other side played.
+"""
+import time
+import wave
+
+from audio import best_correlation, noise_signal, read_wav, write_wav
+from conftest import finish_phone, wait_for_event
+
+MATCH = 0.7      # same signal through G.711 and a jitter buffer: ~0.9
+UNRELATED = 0.3  # two different noise signals: ~0.05
+
+
+def test_echo_test_returns_callers_audio(box, tmp_path):
+    sent = write_wav(tmp_path / "sent.wav", noise_signal(3, seed=1))
+    heard = tmp_path / "heard.wav"
+    result = box.phone("101", "--call", f"sip:*43@{box.proxy}", "--play", str(sent),
+                       "--record", str(heard), "--duration", "3.5")
+    assert result.last("done")["answered"], result.events
+    peak, lag = best_correlation(read_wav(sent), read_wav(heard))
+    assert peak > MATCH, f"echo not heard back: correlation {peak:.2f}"
+    assert 0 < lag < 0.5, f"echo delay {lag:.3f} s is implausible"
+    other = noise_signal(3, seed=99)
+    assert best_correlation(other, read_wav(heard))[0] < UNRELATED
+
+
+def test_playback_test_plays_the_prompt(box, tmp_path):
+    heard = tmp_path / "heard.wav"
+    result = box.phone("102", "--call", f"sip:*44@{box.proxy}", "--record", str(heard), "--duration", "30")
+    done = result.last("done")
+    assert done["answered"], result.events
+    prompt = box.data / "prompts" / "en" / "playback-test.wav"
+    with wave.open(str(prompt)) as w:
+        prompt_seconds = w.getnframes() / w.getframerate()
+    recorded = read_wav(heard)
+    # The box hangs up by itself after the prompt: the call lasted about as long.
+    assert abs(len(recorded) / 8000 - prompt_seconds) < 2.0
+    peak, _ = best_correlation(read_wav(prompt)[: 8000 * 3], recorded, max_lag_s=1.0)
+    assert peak > MATCH, f"prompt not heard: correlation {peak:.2f}"
+
+
+def test_phone_to_phone_audio_both_ways(box, tmp_path):
+    sig_a, sig_b = noise_signal(3, seed=11), noise_signal(3, seed=22)
+    a_play, b_play = write_wav(tmp_path / "a.wav", sig_a), write_wav(tmp_path / "b.wav", sig_b)
+    a_heard, b_heard = tmp_path / "a_heard.wav", tmp_path / "b_heard.wav"
+    callee = box.phone("103", "--answer", "--play", str(b_play), "--record", str(b_heard),
+                       "--duration", "10", "--wait", "20", background=True)
+    wait_for_event(callee, "ready")
+    calls_before = box.status()["calls"]
+    caller = box.phone("101", "--call", f"sip:103@{box.proxy}", "--play", str(a_play),
+                       "--record", str(a_heard), "--duration", "3.5")
+    callee_result = finish_phone(callee)
+    assert caller.last("done")["answered"], caller.events
+    assert callee_result.last("done")["answered"], callee_result.events
+    assert calls_before == []
+    a_got = read_wav(a_heard)
+    b_got = read_wav(b_heard)
+    assert best_correlation(sig_b, a_got)[0] > MATCH, "caller did not hear the callee"
+    assert best_correlation(sig_a, b_got)[0] > MATCH, "callee did not hear the caller"
+    assert best_correlation(sig_a, a_got)[0] < UNRELATED, "caller heard itself, not the callee"
+
+
+def test_core_calls_a_phone_and_audio_flows(box, tmp_path):
+    sent = write_wav(tmp_path / "sent.wav", noise_signal(3, seed=5))
+    heard = tmp_path / "heard.wav"
+    phone = box.phone("102", "--answer", "--play", str(sent), "--record", str(heard),
+                      "--duration", "3.5", "--wait", "20", background=True)
+    wait_for_event(phone, "ready")
+    out = box.cli("call", "102", "--app", "echo").stdout
+    assert "calling 102" in out
+    result = finish_phone(phone)
+    assert result.last("done")["answered"], result.events
+    peak, _ = best_correlation(read_wav(sent), read_wav(heard))
+    assert peak > MATCH, f"phone did not hear its echo from the core: {peak:.2f}"
+
+
+def test_calling_an_unregistered_extension_is_unavailable(box):
+    # 103 exists but no phone is registered for it right now.
+    result = box.phone("101", "--call", f"sip:103@{box.proxy}", "--wait", "10")
+    assert result.last("done")["last_code"] == 480, result.events
+
+
+def test_unknown_number_is_not_found(box):
+    result = box.phone("101", "--call", f"sip:*999@{box.proxy}", "--wait", "10")
+    assert result.last("done")["last_code"] == 404, result.events
+    time.sleep(0.2)
+    assert box.status()["calls"] == []
