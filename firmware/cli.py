@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -173,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_box(paths, _ports(args), args.verbose)
         if args.command == "core":
             from firmware.core.daemon import CoreDaemon
-            return CoreDaemon(paths, _ports(args)).run()
+            code = CoreDaemon(paths, _ports(args)).run()
+            # pjsua2 is destroyed; skip interpreter teardown, whose late SWIG
+            # destructors would abort the process (engine.py explains).
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         if args.command == "kamailio":
             from firmware.supervisor import exec_kamailio
             exec_kamailio(paths, _ports(args))

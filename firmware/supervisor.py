@@ -33,6 +33,7 @@ def proxy_settings(paths: BoxPaths, ports: Ports, settings: dict) -> kamailio.Pr
         internal_port=ports.internal_port, core_port=ports.core_port,
         realm=settings["realm"], run_dir=paths.proxy_run,
         flood_limit=settings["flood_limit"],
+        core_call_rate=settings["core_call_rate"],
     )
 
 

@@ -59,6 +59,8 @@ class RawSipClient:
         self.sock.bind((local_ip, 0))
         self.sock.settimeout(timeout)
         self.local = self.sock.getsockname()
+        self._nonce_counts: dict[str, int] = {}
+        self.requests_seen: list[str] = []
 
     def close(self) -> None:
         self.sock.close()
@@ -99,6 +101,9 @@ class RawSipClient:
                 data, _ = self.sock.recvfrom(65535)
             except socket.timeout:
                 return None
+            if not data.startswith(b"SIP/2.0 "):
+                self.requests_seen.append(data.decode("utf-8", errors="replace"))
+                continue  # a request from the far end: not what we wait for
             response = parse_response(data)
             if skip_provisional and response.status < 200:
                 continue
@@ -114,9 +119,12 @@ class RawSipClient:
         realm = realm or params["realm"]
         cnonce = secrets.token_hex(4)
         qop = "auth" if "qop" in params else None
-        resp = digest_response(user, realm, password, method, uri, params["nonce"], qop, cnonce)
+        # Like a real phone, count every use of a nonce (the box checks nc).
+        count = self._nonce_counts[params["nonce"]] = self._nonce_counts.get(params["nonce"], 0) + 1
+        nc = f"{count:08x}"
+        resp = digest_response(user, realm, password, method, uri, params["nonce"], qop, cnonce, nc)
         value = (f'Digest username="{user}", realm="{realm}", nonce="{params["nonce"]}", uri="{uri}", '
                  f'response="{resp}", algorithm=MD5')
         if qop:
-            value += f', qop=auth, cnonce="{cnonce}", nc=00000001'
+            value += f', qop=auth, cnonce="{cnonce}", nc={nc}'
         return f"{header}: {value}\r\n"

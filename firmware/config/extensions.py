@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from tinydb import Query
 
-from firmware.config.schema import validate_extension
+from firmware.config.schema import EXTENSION_NUMBER, validate_extension
 from firmware.config.store import ConfigStore
 from firmware.errors import ConfigError
 from firmware.proxy.kamailio import ha1, ha1b
@@ -24,6 +24,11 @@ MIN_LENGTH = 10
 def generate_password() -> str:
     """16 random letters and digits: ~95 bits, and easy to type on a phone."""
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(GENERATED_LENGTH))
+
+
+def check_number(number: str) -> None:
+    if not isinstance(number, str) or not EXTENSION_NUMBER.match(number):
+        raise ConfigError(f"extensions.{number}.number", "must be 2 to 6 digits, not starting with 0")
 
 
 def check_password(number: str, password: str) -> None:
@@ -50,6 +55,7 @@ def _record(number: str, name: str, password: str, realm: str) -> dict:
 
 def add(store: ConfigStore, number: str, name: str = "", password: str | None = None) -> str:
     """Create an extension; return its password (generated if not given)."""
+    check_number(number)
     if password is None:
         password = generate_password()
     check_password(number, password)

@@ -26,6 +26,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_calls": None,
     # Requests per 2 s from one address before it is banned (Kamailio pike).
     "flood_limit": 16,
+    # New calls per second into the core (see kamailio.cfg.tmpl: pjsua's
+    # socket budget). 10 is safe for the PyPI build's 64-socket ioqueue.
+    "core_call_rate": 10,
 }
 
 
@@ -59,6 +62,9 @@ def validate_settings(settings: dict) -> None:
     flood = settings.get("flood_limit")
     if not isinstance(flood, int) or isinstance(flood, bool) or not 4 <= flood <= 100000:
         raise ConfigError("settings.flood_limit", "must be a whole number from 4 to 100000")
+    rate = settings.get("core_call_rate")
+    if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 1000:
+        raise ConfigError("settings.core_call_rate", "must be a whole number from 1 to 1000")
 
 
 def validate_extension(ext: dict) -> None:

@@ -7,6 +7,7 @@ RPC socket (no pjsua2 involved).
 """
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -77,6 +78,8 @@ class CoreDaemon:
             self._last_ping = now
 
     def run(self) -> int:
+        # A pjsua assertion aborts the process: leave a Python traceback.
+        faulthandler.enable()
         self.store.open()
         ensure_default_prompts(self.paths.prompts)
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,7 +14,10 @@ Lifetime rule: every pjsua2 object (Call, player, account) is referenced
 from ``self._legs``/``self`` for as long as it lives: a dropped ``Call``
 answers 603, a dropped player goes silent. They are dropped (``LegGone``)
 after the call is over, outside its own callback, and all are dropped
-followed by ``gc.collect()`` before ``libDestroy()``.
+followed by ``gc.collect()`` before ``libDestroy()`` (a ``Call`` whose
+destructor runs after it aborts the process: even a loop variable counts).
+As a second guard the process leaves with ``os._exit`` after :meth:`close`
+(``firmware.cli``), so no late destructor runs in interpreter teardown.
 """
 from __future__ import annotations
 
@@ -142,6 +145,7 @@ class SipEngine:
         self._ep: _Endpoint | None = None
         self._account: _Account | None = None
         self._logwriter = None
+        self._destroyed = False
         self.handlers = {
             ControlRequest: self._on_control,
             ReloadConfig: lambda _e: self.reload(),
@@ -211,27 +215,27 @@ class SipEngine:
 
     def close(self) -> None:
         """Hang up everything and destroy pjsua2 without an abort at exit."""
-        if self._ep is None:
+        if self._ep is None or self._destroyed:
             return
         ep = self._ep
         try:
             ep.hangupAllCalls()
             deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline and any(leg.isActive() for leg in self._legs.values()):
+            while time.monotonic() < deadline and any(c.isActive() for c in self._legs.values()):
                 ep.libHandleEvents(20)
         except pj.Error as exc:
             log.warning("hanging up at shutdown: %s", exc.info())
-        for leg in self._legs.values():
-            leg.player = None
+        # No loop variable may outlive this: a Call alive after libDestroy()
+        # aborts the process in its destructor.
+        for call_id in list(self._legs):
+            self._legs[call_id].player = None
         self._legs.clear()
         if self._account is not None:
             self._account.shutdown()
         self._account = None
         gc.collect()
         ep.libDestroy()
-        self._ep = None
-        self._logwriter = None
-        gc.collect()
+        self._destroyed = True
 
     # ---------------------------------------------------------- cross-thread
     def post(self, event: Event) -> None:

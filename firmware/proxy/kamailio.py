@@ -69,6 +69,7 @@ class ProxySettings:
     realm: str
     run_dir: Path
     flood_limit: int = 16
+    core_call_rate: int = 10
     children: int = 2
 
     @property
@@ -100,6 +101,7 @@ def render_config(settings: ProxySettings, auth_secret: str) -> str:
         "AUTHFAIL_WINDOW": str(AUTHFAIL_WINDOW_S),
         "BAN_SECONDS": str(BAN_SECONDS),
         "FLOOD_LIMIT": str(settings.flood_limit),
+        "CORE_CALL_RATE": str(settings.core_call_rate),
     }
     text = TEMPLATE.read_text()
     for key, value in values.items():

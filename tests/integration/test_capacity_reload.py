@@ -76,3 +76,57 @@ def test_reload_keeps_calls_and_new_extension_registers(box, tmp_path):
     run_cli(box.data, "extension", "remove", "150")
     gone = box.phone("150", "--no-register", "--call", f"sip:*43@{box.proxy}", "--wait", "8")
     assert gone.last("done")["last_code"] == 407
+
+
+def _short_call(c, challenge, call_id, box) -> int | None:
+    """One authenticated INVITE to the echo test, hung up at once."""
+    ruri = f"sip:*43@{box.proxy}"
+    ip = c.local[0]
+    sdp = f"v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 49170 RTP/AVP 8\r\n"
+    auth = c.authorization(challenge, "INVITE", ruri, "101", box.passwords["101"], header="Proxy-Authorization")
+    response = c.exchange(c.request("INVITE", ruri, "101", call_id=call_id, cseq=2,
+                                    extra=auth, to_user="*43", body=sdp))
+    if response is None or response.status != 200:
+        return response.status if response else None
+    contact = response.header("Contact").strip("<>").split(">")[0]
+    routes = ",".join(v for k, v in response.headers if k.lower() == "record-route").split(",")
+    route = "".join(f"Route: {r.strip()}\r\n" for r in reversed(routes) if r.strip())
+    for method, cseq in (("ACK", 2), ("BYE", 3)):
+        c.send(f"{method} {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{c.local[1]};"
+               f"branch=z9hG4bK{method}{call_id};rport\r\nMax-Forwards: 70\r\n{route}"
+               f"From: {response.header('From')}\r\nTo: {response.header('To')}\r\n"
+               f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
+    bye = c.receive()
+    assert bye is not None and bye.status == 200
+    return 200
+
+
+def test_a_burst_of_short_calls_is_limited_and_the_core_survives(box):
+    """32 short calls at once from 8 phones (each under the per-address flood
+    limit): the edge lets core_call_rate (10) per second through and answers
+    the rest 503 with Retry-After, so pjsua (64-socket ioqueue, RTP sockets
+    released 500 ms after a call) is never driven into its abort."""
+    from sipclient import RawSipClient
+
+    clients = [RawSipClient(("127.0.0.1", box.sip_port), local_ip=f"127.0.9.{k}", timeout=3) for k in range(1, 9)]
+    try:
+        ruri = f"sip:*43@{box.proxy}"
+        challenges = [c.exchange(c.request("INVITE", ruri, "101", call_id=f"ch-{i}", to_user="*43"))
+                      for i, c in enumerate(clients)]
+        assert all(ch.status == 407 for ch in challenges)
+        started = time.monotonic()
+        codes = [_short_call(clients[i % 8], challenges[i % 8], f"burst-{i}", box) for i in range(32)]
+        elapsed = time.monotonic() - started
+        byes_from_core = [r for c in clients for r in c.requests_seen if r.startswith("BYE")]
+    finally:
+        for c in clients:
+            c.close()
+    assert elapsed < 5, f"the burst took {elapsed:.1f} s: replies went missing"
+    assert 5 <= codes.count(200) <= 25, codes
+    assert codes.count(503) >= 5, codes
+    assert set(codes) <= {200, 486, 503}, codes
+    assert byes_from_core == []
+    assert "call rate to the core over 10/s" in box.log()
+    time.sleep(1)
+    assert box.proc.poll() is None
+    assert box.status()["capacity"]["in_use"] == 0

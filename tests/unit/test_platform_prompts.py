@@ -1,0 +1,29 @@
+import wave
+
+from firmware.core import prompts
+from firmware.hw.platform import detect_platform
+
+
+def test_a_pi_is_detected_by_its_device_tree(tmp_path):
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\x00")
+    assert detect_platform(model, env={}).simulated is False
+    assert detect_platform(model, env={"SMALLPBX_HARDWARE": "simulated"}).simulated is True
+    assert detect_platform(tmp_path / "missing", env={}).simulated is True
+
+
+def test_default_prompts_are_8k_mono_and_made_once(tmp_path):
+    made = prompts.ensure_default_prompts(tmp_path)
+    assert {p.parent.name for p in made} == {"en", "zh_CN"}
+    for path in made:
+        with wave.open(str(path)) as w:
+            assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+            assert w.getnframes() > 8000  # more than a second of speech
+    assert prompts.ensure_default_prompts(tmp_path) == []
+
+
+def test_tones_stand_in_when_speech_is_impossible(tmp_path, monkeypatch):
+    monkeypatch.setattr(prompts.shutil, "which", lambda _name: None)
+    made = prompts.ensure_default_prompts(tmp_path)
+    with wave.open(str(made[0])) as w:
+        assert w.getframerate() == 8000 and w.getnframes() == 3 * (8000 // 3 + 8000 // 6)
