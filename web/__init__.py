@@ -1,0 +1,1 @@
+"""The setup page and dashboard (Flask). Not built yet: see docs/architecture.md."""
