@@ -69,3 +69,21 @@ def best_correlation(reference: np.ndarray, recorded: np.ndarray, max_lag_s: flo
         if c > best:
             best, best_lag = c, lag
     return best, best_lag / RATE
+
+
+def window_matches(reference: np.ndarray, recorded: np.ndarray, start_s: float, end_s: float,
+                   window_s: float = 0.5, max_lag_s: float = 0.6) -> list[float]:
+    """Correlation peak of each window of ``reference`` found in ``recorded``.
+
+    Each window may sit at its own delay (a jitter buffer adapts during a
+    call), searched from its own position up to ``max_lag_s`` later.
+    """
+    peaks = []
+    size = int(window_s * RATE)
+    t = int(start_s * RATE)
+    while t + size <= min(int(end_s * RATE), len(reference)):
+        ref = reference[t:t + size]
+        segment = recorded[t:t + size + int(max_lag_s * RATE)]
+        peaks.append(best_correlation(ref, segment, max_lag_s=max_lag_s)[0] if len(segment) >= size else 0.0)
+        t += size
+    return peaks

@@ -113,6 +113,15 @@ class RawSipClient:
         self.send(message)
         return self.receive()
 
+    def register(self, user: str, password: str, expires: int = 120) -> Response:
+        """REGISTER this socket as ``user`` (challenge, then credentials)."""
+        ruri = f"sip:{self.server[0]}:{self.server[1]}"
+        call_id = f"reg-{user}-{secrets.token_hex(4)}"
+        extra = f"Expires: {expires}\r\n"
+        challenge = self.exchange(self.request("REGISTER", ruri, user, call_id=call_id, extra=extra))
+        auth = self.authorization(challenge, "REGISTER", ruri, user, password)
+        return self.exchange(self.request("REGISTER", ruri, user, call_id=call_id, cseq=2, extra=extra + auth))
+
     def authorization(self, challenge: Response, method: str, uri: str, user: str, password: str,
                       realm: str | None = None, header: str = "Authorization") -> str:
         params = digest_params(challenge.header("WWW-Authenticate") or challenge.header("Proxy-Authenticate"))

@@ -6,7 +6,7 @@ is refused cleanly and logged, and the box keeps going. A config change
 """
 import time
 
-from audio import best_correlation, noise_signal, read_wav, write_wav
+from audio import noise_signal, read_wav, window_matches, write_wav
 from conftest import finish_phone, run_cli, wait_for_event
 
 
@@ -64,15 +64,19 @@ def test_reload_keeps_calls_and_new_extension_registers(box, tmp_path):
     added = run_cli(box.data, "extension", "add", "150", "--name", "Dan", "--password", "Dan-pass-42k")
     assert "reloaded" in added.stdout
     box.passwords["150"] = "Dan-pass-42k"
-    new_phone = box.phone("150", "--no-register", "--call", f"sip:*43@{box.proxy}", "--duration", "1")
+    new_phone = box.phone("150", "--call", f"sip:*43@{box.proxy}", "--duration", "1")
+    assert new_phone.last("done")["registered"] == 200, new_phone.events
     assert new_phone.last("done")["answered"], new_phone.events
     result = finish_phone(phone)
     done = result.last("done")
     assert done["answered"] and done["last_code"] == 200, result.events
     recorded = read_wav(heard)
     assert len(recorded) > 6.5 * 8000, "the call was cut short by the reload"
-    # The echo carried on after the reload: the last seconds still match.
-    assert best_correlation(read_wav(sent)[4 * 8000:], recorded[3 * 8000:])[0] > 0.7
+    # The echo carried on after the reload: every half second still matches.
+    # (A window may straddle a jitter-buffer delay change when the 2 CPUs
+    # are busy starting test phones: ~0.6 there; a cut call gives ~0.)
+    peaks = window_matches(read_wav(sent), recorded, start_s=3.0, end_s=6.0)
+    assert len(peaks) == 6 and min(peaks) > 0.4 and sorted(peaks)[3] > 0.9, peaks
     run_cli(box.data, "extension", "remove", "150")
     gone = box.phone("150", "--no-register", "--call", f"sip:*43@{box.proxy}", "--wait", "8")
     assert gone.last("done")["last_code"] == 407
@@ -111,6 +115,7 @@ def test_a_burst_of_short_calls_is_limited_and_the_core_survives(box):
     clients = [RawSipClient(("127.0.0.1", box.sip_port), local_ip=f"127.0.9.{k}", timeout=3) for k in range(1, 9)]
     try:
         ruri = f"sip:*43@{box.proxy}"
+        assert clients[0].register("101", box.passwords["101"]).status == 200
         challenges = [c.exchange(c.request("INVITE", ruri, "101", call_id=f"ch-{i}", to_user="*43"))
                       for i, c in enumerate(clients)]
         assert all(ch.status == 407 for ch in challenges)

@@ -107,6 +107,13 @@ def test_invite_without_valid_credentials_never_reaches_the_core(box):
     assert box.status()["calls"] == []
 
 
+def test_authenticated_but_unregistered_phone_cannot_call(box):
+    result = box.phone("102", "--no-register", "--call", f"sip:*43@{box.proxy}", "--wait", "10")
+    assert result.last("done")["last_code"] == 403, result.events
+    assert "INVITE from unregistered 102" in box.log()
+    assert box.status()["calls"] == []
+
+
 def test_invite_straight_to_the_core_is_refused(box):
     ruri = f"sip:*43@127.0.0.1:{box.core_port}"
     with RawSipClient(("127.0.0.1", box.core_port), local_ip="127.0.0.1") as c:
