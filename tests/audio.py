@@ -87,3 +87,18 @@ def window_matches(reference: np.ndarray, recorded: np.ndarray, start_s: float, 
         peaks.append(best_correlation(ref, segment, max_lag_s=max_lag_s)[0] if len(segment) >= size else 0.0)
         t += size
     return peaks
+
+
+def heard(reference: np.ndarray, recorded: np.ndarray, *, skip_s: float = 0.0) -> tuple[bool, list[float]]:
+    """Did ``recorded`` carry ``reference``? Judged half-second by half-second.
+
+    True when the median window matches (> 0.85) and at least 80 % of the
+    windows do (> 0.7): robust to one jitter-buffer delay change, while
+    silence, one-way audio or the wrong source score near 0.
+    """
+    end = len(reference) / RATE - 0.5
+    peaks = window_matches(reference, recorded, start_s=skip_s, end_s=end)
+    if not peaks:
+        return False, peaks
+    good = sum(p > 0.7 for p in peaks) / len(peaks)
+    return bool(sorted(peaks)[len(peaks) // 2] > 0.85 and good >= 0.8), peaks

@@ -6,39 +6,40 @@ what one side recorded with the unique signal the other side played.
 import time
 import wave
 
-from audio import best_correlation, noise_signal, read_wav, write_wav
+from audio import best_correlation, heard, noise_signal, read_wav, write_wav
 from conftest import finish_phone, wait_for_event
 
-MATCH = 0.7      # same signal through G.711 and a jitter buffer: ~0.9
 UNRELATED = 0.3  # two different noise signals: ~0.05
 
 
 def test_echo_test_returns_callers_audio(box, tmp_path):
     sent = write_wav(tmp_path / "sent.wav", noise_signal(3, seed=1))
-    heard = tmp_path / "heard.wav"
+    heard_path = tmp_path / "heard.wav"
     result = box.phone("101", "--call", f"sip:*43@{box.proxy}", "--play", str(sent),
-                       "--record", str(heard), "--duration", "3.5")
+                       "--record", str(heard_path), "--duration", "3.5")
     assert result.last("done")["answered"], result.events
-    peak, lag = best_correlation(read_wav(sent), read_wav(heard))
-    assert peak > MATCH, f"echo not heard back: correlation {peak:.2f}"
+    ok, peaks = heard(read_wav(sent), read_wav(heard_path))
+    assert ok, f"echo not heard back: {peaks}"
+    _, lag = best_correlation(read_wav(sent), read_wav(heard_path))
     assert 0 < lag < 0.5, f"echo delay {lag:.3f} s is implausible"
     other = noise_signal(3, seed=99)
-    assert best_correlation(other, read_wav(heard))[0] < UNRELATED
+    assert best_correlation(other, read_wav(heard_path))[0] < UNRELATED
 
 
 def test_playback_test_plays_the_prompt(box, tmp_path):
-    heard = tmp_path / "heard.wav"
-    result = box.phone("102", "--call", f"sip:*44@{box.proxy}", "--record", str(heard), "--duration", "30")
+    heard_path = tmp_path / "heard.wav"
+    result = box.phone("102", "--call", f"sip:*44@{box.proxy}", "--record", str(heard_path), "--duration", "30")
     done = result.last("done")
     assert done["answered"], result.events
     prompt = box.data / "prompts" / "en" / "playback-test.wav"
     with wave.open(str(prompt)) as w:
         prompt_seconds = w.getnframes() / w.getframerate()
-    recorded = read_wav(heard)
+    recorded = read_wav(heard_path)
     # The box hangs up by itself after the prompt: the call lasted about as long.
     assert abs(len(recorded) / 8000 - prompt_seconds) < 2.0
-    peak, _ = best_correlation(read_wav(prompt)[: 8000 * 3], recorded, max_lag_s=1.0)
-    assert peak > MATCH, f"prompt not heard: correlation {peak:.2f}"
+    # Speech has pauses, so one 2 s stretch of it is correlated whole.
+    peak, _ = best_correlation(read_wav(prompt)[8000: 8000 * 3], recorded[8000:], max_lag_s=1.0)
+    assert peak > 0.7, f"prompt not heard: correlation {peak:.2f}"
 
 
 def test_phone_to_phone_audio_both_ways(box, tmp_path):
@@ -57,23 +58,25 @@ def test_phone_to_phone_audio_both_ways(box, tmp_path):
     assert calls_before == []
     a_got = read_wav(a_heard)
     b_got = read_wav(b_heard)
-    assert best_correlation(sig_b, a_got)[0] > MATCH, "caller did not hear the callee"
-    assert best_correlation(sig_a, b_got)[0] > MATCH, "callee did not hear the caller"
+    ok, peaks = heard(sig_b, a_got)
+    assert ok, f"caller did not hear the callee: {peaks}"
+    ok, peaks = heard(sig_a, b_got)
+    assert ok, f"callee did not hear the caller: {peaks}"
     assert best_correlation(sig_a, a_got)[0] < UNRELATED, "caller heard itself, not the callee"
 
 
 def test_core_calls_a_phone_and_audio_flows(box, tmp_path):
     sent = write_wav(tmp_path / "sent.wav", noise_signal(3, seed=5))
-    heard = tmp_path / "heard.wav"
-    phone = box.phone("102", "--answer", "--play", str(sent), "--record", str(heard),
+    heard_path = tmp_path / "heard.wav"
+    phone = box.phone("102", "--answer", "--play", str(sent), "--record", str(heard_path),
                       "--duration", "3.5", "--wait", "20", background=True)
     wait_for_event(phone, "ready")
     out = box.cli("call", "102", "--app", "echo").stdout
     assert "calling 102" in out
     result = finish_phone(phone)
     assert result.last("done")["answered"], result.events
-    peak, _ = best_correlation(read_wav(sent), read_wav(heard))
-    assert peak > MATCH, f"phone did not hear its echo from the core: {peak:.2f}"
+    ok, peaks = heard(read_wav(sent), read_wav(heard_path))
+    assert ok, f"phone did not hear its echo from the core: {peaks}"
 
 
 def test_calling_an_unregistered_extension_is_unavailable(box):

@@ -32,7 +32,7 @@ def test_core_notifies_ready_pings_watchdog_and_stops_cleanly(tmp_path):
             if listener.recv(200) == b"WATCHDOG=1":
                 pings += 1
         # WATCHDOG_USEC=0.6 s: a ping every 0.2 s while the loop is healthy.
-        assert 5 <= pings <= 10, pings
+        assert 3 <= pings <= 12, pings
         proc.send_signal(signal.SIGTERM)
         assert listener.recv(200) == b"STOPPING=1"
         assert proc.wait(timeout=15) == 0
