@@ -65,6 +65,17 @@ def engine_call_limit(requested: int) -> int:
         return requested
 
 
+def _guarded(method):
+    """No Python exception may cross back into pjsua from a callback: log it."""
+    def wrapper(self, *args):
+        try:
+            return method(self, *args)
+        except Exception:
+            log.exception("pjsua callback %s failed", method.__name__)
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
 class _PjLog(pj.LogWriter):
     """pjsua's log into Python logging (may run on pjsua's media thread)."""
 
@@ -79,6 +90,7 @@ class _Account(pj.Account):
         super().__init__()
         self.engine = engine
 
+    @_guarded
     def onIncomingCall(self, prm):
         self.engine._on_incoming_call(prm)
 
@@ -88,6 +100,7 @@ class _Endpoint(pj.Endpoint):
         super().__init__()
         self.engine = engine
 
+    @_guarded
     def onRejectedIncomingCall(self, prm):
         # pjsua refused a call before we saw it: no slot left (or similar).
         self.engine.rejected_by_engine += 1
@@ -106,9 +119,11 @@ class _Leg(pj.Call):
         self.player = None
         self.media_started = False
 
+    @_guarded
     def onCallState(self, prm):
         self.engine._on_call_state(self)
 
+    @_guarded
     def onCallMediaState(self, prm):
         self.engine._on_call_media_state(self)
 
@@ -294,6 +309,17 @@ class SipEngine:
     def _on_incoming_call(self, prm) -> None:
         leg = _Leg(self, self._account, prm.callId)
         self._legs[prm.callId] = leg
+        try:
+            self._route_incoming(leg, prm)
+        except Exception:
+            # Never leave a caller hanging on a bug: log it and refuse.
+            log.exception("routing incoming call %d failed", prm.callId)
+            self.calls.ended(prm.callId)
+            op = pj.CallOpParam()
+            op.statusCode = 500
+            leg.hangup(op)
+
+    def _route_incoming(self, leg: _Leg, prm) -> None:
         rdata = prm.rdata
         message = rdata.wholeMsg
         op = pj.CallOpParam()
