@@ -1,0 +1,1 @@
+"""Call records and queue events on disk (sqlite)."""
