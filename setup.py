@@ -16,6 +16,8 @@ setup(
         "pyserial>=3.5",
         "flask>=3.0",
         "sounddevice>=0.4",
+        # zoneinfo needs a time zone database; a minimal Pi image may lack one.
+        "tzdata",
     ],
     extras_require={
         "pi": ["RPi.GPIO>=0.7; platform_machine=='aarch64' or platform_machine=='armv7l'"],
