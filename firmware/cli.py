@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("number")
     pw.add_argument("--password")
 
+    config = sub.add_parser("callcenter", help="routes, IVR menus and queues (JSON)")
+    csub = config.add_subparsers(dest="action", required=True)
+    cload = csub.add_parser("load", help="replace routes, menus and queues from a JSON file")
+    cload.add_argument("file", type=Path)
+    csub.add_parser("show", help="print routes, menus and queues as JSON")
+
+    agent = sub.add_parser("agent", help="queue agents: login, logout, pause, unpause")
+    agent.add_argument("action", choices=["login", "logout", "pause", "unpause"])
+    agent.add_argument("extension")
+    agent.add_argument("--reason", default="break")
+
     settings = sub.add_parser("settings", help="show or change box settings")
     ssub = settings.add_subparsers(dest="action", required=True)
     ssub.add_parser("show")
@@ -143,6 +154,23 @@ def _cmd_settings(args, paths: BoxPaths) -> int:
     return 0
 
 
+def _cmd_callcenter(args, paths: BoxPaths) -> int:
+    store = ConfigStore(paths.data).open()
+    if args.action == "show":
+        print(json.dumps(store.callcenter_tables(), ensure_ascii=False, indent=1))
+        return 0
+    try:
+        tables = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(args.file), f"cannot be read as JSON: {exc}") from None
+    if not isinstance(tables, dict):
+        raise ConfigError(str(args.file), "must hold an object with routes, menus and queues")
+    store.replace_callcenter(tables)
+    print("routes, menus and queues saved")
+    print(_apply(paths, store))
+    return 0
+
+
 def _print_status(status: dict) -> None:
     cap = status["capacity"]
     print(f"SmallPBX {status['version']}  (pjsua {status['pjsua']}, {status['proxy']})")
@@ -200,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_extension(args, paths)
         if args.command == "settings":
             return _cmd_settings(args, paths)
+        if args.command == "callcenter":
+            return _cmd_callcenter(args, paths)
+        if args.command == "agent":
+            result = ControlClient(paths.control_socket).request(
+                f"agent-{args.action}", extension=args.extension, reason=args.reason)
+            print(f"agent {result['extension']}: {result['state']}")
+            return 0
     except ConfigError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2

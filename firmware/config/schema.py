@@ -86,7 +86,7 @@ def validate(document: dict) -> None:
     """Raise :class:`ConfigError` unless ``document`` is a valid config."""
     if not isinstance(document, dict):
         raise ConfigError("(document)", "must be an object of tables")
-    unknown = set(document) - {"settings", "extensions"}
+    unknown = set(document) - {"settings", "extensions", "routes", "menus", "queues"}
     if unknown:
         raise ConfigError(sorted(unknown)[0], "is not a known table")
     settings_rows = list((document.get("settings") or {}).values())
@@ -101,3 +101,6 @@ def validate(document: dict) -> None:
         if ext["number"] in seen:
             raise ConfigError(f"extensions.{ext['number']}.number", "is used twice")
         seen.add(ext["number"])
+    # Routes, menus and queues, and that every destination exists.
+    from firmware.config import callcenter
+    callcenter.build(document)

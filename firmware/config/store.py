@@ -141,6 +141,26 @@ class ConfigStore:
         rows = (self.read_document().get("extensions") or {}).values()
         return sorted(rows, key=lambda e: e["number"])
 
+    CALLCENTER_TABLES = ("routes", "menus", "queues")
+
+    def replace_callcenter(self, tables: dict) -> None:
+        """Replace routes, menus and queues at once (all valid, or nothing)."""
+        unknown = set(tables) - set(self.CALLCENTER_TABLES)
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], "is not a call-center table (routes, menus, queues)")
+        with self._locked():
+            doc = AtomicJSONStorage(self.path).read() or {}
+            for name in self.CALLCENTER_TABLES:
+                rows = tables.get(name, [])
+                if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                    raise ConfigError(name, "must be a list of objects")
+                doc[name] = {str(i): dict(r) for i, r in enumerate(rows, start=1)}
+            AtomicJSONStorage(self.path).write(doc)
+
+    def callcenter_tables(self) -> dict:
+        doc = self.read_document()
+        return {name: list((doc.get(name) or {}).values()) for name in self.CALLCENTER_TABLES}
+
     def update_settings(self, **changes) -> dict:
         """Change settings fields; refused changes raise and save nothing."""
         with self.write() as db:

@@ -1,0 +1,67 @@
+import copy
+
+import pytest
+
+from firmware.config import extensions
+from firmware.config.callcenter import build
+from firmware.config.store import ConfigStore
+from firmware.errors import ConfigError
+from firmware.telephony.queues import Strategy
+from firmware.telephony.targets import Target, TargetKind
+
+TABLES = {
+    "routes": [{"number": "600", "target": "menu:main", "name": "Shop"}],
+    "menus": [{"id": "main", "prompt": "welcome", "choices": {"1": "queue:sales", "2": "menu:info"},
+               "operator": "queue:sales"},
+              {"id": "info", "prompt": "info", "choices": {"1": "announcement:hours"}, "operator": "queue:sales"}],
+    "queues": [{"id": "sales", "members": ["201", "202"], "strategy": "leastrecent", "wrapup_s": 5,
+                "failover": "hangup", "exit_key": "1", "exit_target": "hangup"}],
+}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = ConfigStore(tmp_path).open()
+    extensions.add(s, "201", "A", "Agent-pass-aaax")
+    extensions.add(s, "202", "B", "Agent-pass-bbbx")
+    return s
+
+
+def test_valid_tables_build_the_core_objects(store):
+    store.replace_callcenter(TABLES)
+    cc = build(store.read_document())
+    assert cc.routes == {"600": Target(TargetKind.MENU, "main")}
+    assert cc.queues["sales"].strategy is Strategy.LEASTRECENT and cc.queues["sales"].members == ("201", "202")
+    assert cc.menus["main"].choices["2"] == Target(TargetKind.MENU, "info")
+    assert cc.menus["main"].extensions == frozenset({"201", "202"})
+    assert store.callcenter_tables()["queues"][0]["id"] == "sales"
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda t: t["queues"][0].update(strategy="random"), "queues.sales.strategy"),
+    (lambda t: t["queues"][0].update(members=["201", "299"]), "queues.sales.members"),
+    (lambda t: t["queues"][0].update(wrapup_s=-1), "queues.sales.wrapup_s"),
+    (lambda t: t["queues"][0].update(colour="red"), "queues.sales.colour"),
+    (lambda t: t["menus"][0]["choices"].update({"1": "queue:support"}), "menus.main.choices.1"),
+    (lambda t: t["menus"][0]["choices"].update({"x": "hangup"}), "menus.main.choices.x"),
+    (lambda t: t["menus"][0].update(prompt="../../etc/passwd"), "menus.main.prompt"),
+    (lambda t: t["routes"][0].update(target="menu:nope"), "routes.600.target"),
+    (lambda t: t["routes"].append({"number": "201", "target": "hangup"}), "routes.201.number"),
+    (lambda t: t["routes"][0].update(target="pager:1"), "routes.600.target"),
+])
+def test_bad_tables_are_refused_by_field_and_nothing_saved(store, change, field):
+    tables = copy.deepcopy(TABLES)
+    change(tables)
+    before = store.path.read_bytes()
+    with pytest.raises(ConfigError) as err:
+        store.replace_callcenter(tables)
+    assert err.value.field == field, err.value
+    assert store.path.read_bytes() == before
+
+
+def test_removing_an_extension_that_a_queue_uses_is_refused(store):
+    store.replace_callcenter(TABLES)
+    with pytest.raises(ConfigError) as err:
+        extensions.remove(store, "202")
+    assert err.value.field == "queues.sales.members"
+    assert extensions.get(store, "202")
