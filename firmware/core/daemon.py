@@ -15,6 +15,8 @@ import time
 
 from firmware import __version__
 from firmware.config.store import ConfigStore
+from firmware.config import callcenter
+from firmware.core.contact import ContactCenter
 from firmware.core.control import ControlServer
 from firmware.core.engine import SipEngine
 from firmware.core.prompts import ensure_default_prompts
@@ -22,6 +24,7 @@ from firmware.core.sdnotify import Notifier
 from firmware.errors import ControlError, SmallPbxError
 from firmware.paths import BoxPaths, Ports
 from firmware.proxy import kamailio
+from firmware.records.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,12 @@ class CoreDaemon:
             prompts_dir=paths.prompts,
             on_config=self._sync_proxy,
         )
+        self.records = RecordStore(paths.data / "records.db")
+        self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records)
+        self.engine.route_hook = self.contact.route
+        self.engine.commands["callcenter-status"] = lambda args: self.contact.snapshot()
+        self.engine.commands["agent"] = lambda args: self.contact.agent_command(
+            str(args.get("action")), str(args.get("extension")), str(args.get("reason") or "break"))
         self.control = ControlServer(paths.control_socket, self.handle_command)
         self.rpc = kamailio.RpcClient(paths.proxy_run / "kamailio_rpc.sock", timeout=1.0)
         self._last_ping = 0.0
@@ -49,6 +58,9 @@ class CoreDaemon:
     def _sync_proxy(self, _settings: dict, extensions: list) -> None:
         # The credential table is derived from the store; the core keeps it true.
         kamailio.write_credentials(self.paths.proxy_run / "db", extensions)
+        self.contact.configure(callcenter.build(self.store.read_document()),
+                               {e["number"] for e in extensions},
+                               {e["number"]: e.get("name", "") for e in extensions})
 
     def handle_command(self, cmd: str, args: dict):
         """Control socket entry point (control threads)."""
@@ -63,12 +75,16 @@ class CoreDaemon:
                 status["registrations"] = []
                 status["proxy"] = f"unreachable: {exc}"
             status["version"] = __version__
+            status["callcenter"] = self.engine.request("callcenter-status")
             return status
         if cmd in ("reload", "originate", "hangup"):
             return self.engine.request(cmd, args)
+        if cmd in ("agent-login", "agent-logout", "agent-pause", "agent-unpause"):
+            return self.engine.request("agent", {**args, "action": cmd.split("-", 1)[1]})
         raise ControlError(f"unknown command '{cmd}'")
 
     def _tick(self) -> None:
+        self.contact.tick()
         interval = self.notifier.watchdog_interval
         if interval is None:
             return
@@ -81,6 +97,7 @@ class CoreDaemon:
         # A pjsua assertion aborts the process: leave a Python traceback.
         faulthandler.enable()
         self.store.open()
+        self.records.open()
         ensure_default_prompts(self.paths.prompts)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
@@ -94,5 +111,6 @@ class CoreDaemon:
             self.notifier.stopping()
             self.control.close()
             self.engine.close()
+            self.records.close()
             log.info("core stopped")
         return 0

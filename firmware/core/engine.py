@@ -37,7 +37,7 @@ import pjsua2 as pj
 from firmware import __version__
 from firmware.core import sipmsg
 from firmware.core.events import ControlRequest, Event, LegGone, ReloadConfig
-from firmware.errors import ControlError
+from firmware.errors import CapacityError, ControlError
 from firmware.paths import Ports
 from firmware.telephony.calls import ActiveCall, Admission, CallTable, Direction
 from firmware.telephony.dialplan import App, Dialplan
@@ -117,11 +117,20 @@ class _Leg(pj.Call):
         self.app: App | None = None
         self.prompt: Path | None = None
         self.player = None
+        self.player_token = 0
+        self.audio = None          # the call's AudioMedia once media is up
         self.media_started = False
+        self.owner = None          # a LegOwner (e.g. the contact center) or None
+        self.uid = ""              # the owner's id for the call this leg serves
 
     @_guarded
     def onCallState(self, prm):
         self.engine._on_call_state(self)
+
+    @_guarded
+    def onDtmfDigit(self, prm):
+        if self.owner is not None:
+            self.owner.leg_digit(self.getId(), prm.digit)
 
     @_guarded
     def onCallMediaState(self, prm):
@@ -161,6 +170,8 @@ class SipEngine:
         self._account: _Account | None = None
         self._logwriter = None
         self._destroyed = False
+        # (dialed, caller) -> a leg owner that takes the call, or None.
+        self.route_hook: Callable[[str, str], object | None] | None = None
         self.handlers = {
             ControlRequest: self._on_control,
             ReloadConfig: lambda _e: self.reload(),
@@ -340,6 +351,13 @@ class SipEngine:
             op.reason = "Busy Here"
             leg.hangup(op)
             return
+        owner = self.route_hook(dialed, caller) if self.route_hook else None
+        if owner is not None:
+            leg.owner = owner
+            self.calls.add(ActiveCall(prm.callId, Direction.INBOUND, caller, dialed, "callcenter", self.clock()))
+            log.info("call %s -> %s: call center", caller, dialed)
+            owner.leg_incoming(prm.callId, caller, dialed)
+            return
         dest = self.dialplan.route(dialed)
         if dest.app in (App.REJECT, App.DIAL):
             # DIAL: extensions are reached through Kamailio, never via the core.
@@ -370,6 +388,10 @@ class SipEngine:
             ended = self.calls.ended(info.id)
             if ended:
                 log.info("call %d ended (%s %s)", info.id, info.lastStatusCode, info.lastReason)
+            if leg.player is not None:
+                leg.player = None
+            if leg.owner is not None:
+                leg.owner.leg_ended(info.id, info.lastStatusCode)
             self.post(LegGone(call_id=info.id))
 
     def _on_call_media_state(self, leg: _Leg) -> None:
@@ -381,7 +403,10 @@ class SipEngine:
                 return
             leg.media_started = True
             audio = leg.getAudioMedia(index)
-            if leg.app is App.ECHO:
+            leg.audio = audio
+            if leg.owner is not None:
+                leg.owner.leg_media_ready(info.id)
+            elif leg.app is App.ECHO:
                 audio.startTransmit(audio)
             elif leg.app is App.PLAYBACK and leg.prompt is not None:
                 self._play_then_hang_up(leg, audio)
@@ -411,6 +436,96 @@ class SipEngine:
         leg = self._legs.pop(event.call_id, None)
         if leg is not None:
             leg.player = None
+
+    # ------------------------------------------- primitives for leg owners
+    # The contact center (firmware/core/contact.py) drives calls only
+    # through these; each takes and returns pjsua call ids.
+    def answer(self, call_id: int) -> None:
+        leg = self._legs.get(call_id)
+        if leg is not None and leg.isActive():
+            op = pj.CallOpParam()
+            op.statusCode = 200
+            leg.answer(op)
+
+    def play(self, call_id: int, path: Path, *, loop: bool = False,
+             on_done: Callable[[], None] | None = None) -> None:
+        """Play a WAV to a leg, replacing what it played; ``on_done`` after a one-shot."""
+        leg = self._legs.get(call_id)
+        if leg is None or leg.audio is None:
+            return
+        self.stop_play(call_id)
+        try:
+            with wave.open(str(path), "rb") as w:
+                seconds = w.getnframes() / float(w.getframerate())
+            player = pj.AudioMediaPlayer()
+            player.createPlayer(str(path), 0 if loop else pj.PJMEDIA_FILE_NO_LOOP)
+        except (OSError, wave.Error, pj.Error) as exc:
+            log.error("prompt %s cannot be played: %s", path, exc)
+            seconds, player = 0.0, None
+        leg.player = player
+        leg.player_token += 1
+        if player is not None:
+            player.startTransmit(leg.audio)
+        if not loop and on_done is not None:
+            token = leg.player_token
+
+            def done():
+                current = self._legs.get(call_id)
+                if current is leg and leg.player_token == token:
+                    on_done()
+            # A timer, not the player's EOF callback: that runs on pjsua's
+            # clock thread, where domain code must not run.
+            self.call_later(seconds + 0.1, done)
+
+    def stop_play(self, call_id: int) -> None:
+        leg = self._legs.get(call_id)
+        if leg is None or leg.player is None:
+            return
+        try:
+            leg.player.stopTransmit(leg.audio)
+        except pj.Error:
+            pass
+        leg.player = None
+        leg.player_token += 1
+
+    def dial(self, extension: str, owner, uid: str) -> int:
+        """Call a registered phone through Kamailio; raises CapacityError if no slot."""
+        if not self.admission.admit(len(self.calls)):
+            raise CapacityError("all call slots are in use")
+        leg = _Leg(self, self._account)
+        leg.owner = owner
+        leg.uid = uid
+        try:
+            leg.makeCall(f"sip:{extension}@127.0.0.1:{self.ports.internal_port}", pj.CallOpParam(True))
+        except pj.Error as exc:
+            raise CapacityError(f"cannot call {extension}: {exc.info()}") from None
+        call_id = leg.getId()
+        self._legs[call_id] = leg
+        self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", extension, "agent", self.clock()))
+        return call_id
+
+    def bridge(self, a: int, b: int) -> bool:
+        """Connect two legs' audio both ways (the B2BUA's media join)."""
+        leg_a, leg_b = self._legs.get(a), self._legs.get(b)
+        if leg_a is None or leg_b is None or leg_a.audio is None or leg_b.audio is None:
+            return False
+        self.stop_play(a)
+        self.stop_play(b)
+        leg_a.audio.startTransmit(leg_b.audio)
+        leg_b.audio.startTransmit(leg_a.audio)
+        return True
+
+    def hangup(self, call_id: int, status: int = 0) -> None:
+        leg = self._legs.get(call_id)
+        if leg is None or not leg.isActive():
+            return
+        op = pj.CallOpParam()
+        if status:
+            op.statusCode = status
+        try:
+            leg.hangup(op)
+        except pj.Error as exc:
+            log.warning("hangup of call %d: %s", call_id, exc.info())
 
     # -------------------------------------------------------------- control
     def _on_control(self, req: ControlRequest) -> None:

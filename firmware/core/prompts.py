@@ -25,7 +25,24 @@ PROMPTS = {
         "en": "This is the SmallPBX playback test. If you can hear this, audio from the box reaches your phone.",
         "zh_CN": "这是 SmallPBX 放音测试。如果您能听到这段话，说明话机可以收到交换机的声音。",
     },
+    "welcome": {
+        "en": "Welcome. For sales, press 1. To speak to someone, press 0.",
+        "zh_CN": "您好，欢迎致电。销售请按1，人工服务请按0。",
+    },
+    "invalid-entry": {"en": "Sorry, that is not a valid choice.", "zh_CN": "对不起，您的输入无效。"},
+    "no-entry": {"en": "Sorry, I did not hear a choice.", "zh_CN": "对不起，没有收到您的选择。"},
+    "not-available": {
+        "en": "Sorry, nobody can take your call right now. Please call again later.",
+        "zh_CN": "对不起，现在无人接听，请稍后再拨。",
+    },
+    "please-hold": {"en": "Please hold, you will be connected shortly.", "zh_CN": "请稍候，马上为您接通。"},
+    "agent-logged-in": {"en": "You are logged in.", "zh_CN": "您已签入。"},
+    "agent-logged-out": {"en": "You are logged out.", "zh_CN": "您已签出。"},
+    "agent-paused": {"en": "You are paused.", "zh_CN": "您已暂停接听。"},
+    "agent-unpaused": {"en": "You are available again.", "zh_CN": "您已恢复接听。"},
 }
+# Made by code, in every language directory: a calm two-tone pattern.
+MUSIC = ("hold-music",)
 VOICES = {"en": "en-us", "zh_CN": "cmn"}
 RATE = 8000
 
@@ -41,6 +58,13 @@ def ensure_default_prompts(prompts_dir: Path) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(path, _speak(text, VOICES[lang]) or _tones())
             made.append(path)
+    for name in MUSIC:
+        for lang in VOICES:
+            path = Path(prompts_dir) / lang / f"{name}.wav"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, _music())
+                made.append(path)
     if made:
         log.info("made %d default prompts in %s", len(made), prompts_dir)
     return made
@@ -70,6 +94,21 @@ def _tones() -> bytes:
     for freq in (440, 660, 880):
         samples += [int(8000 * math.sin(2 * math.pi * freq * n / RATE)) for n in range(RATE // 3)]
         samples += [0] * (RATE // 6)
+    return _wav(samples)
+
+
+def _music() -> bytes:
+    """Eight seconds of soft chords (C, F, G, C), looped while callers wait."""
+    samples = []
+    for chord in ((262, 330, 392), (349, 440, 523), (392, 494, 587), (262, 330, 392)):
+        for n in range(2 * RATE):
+            fade = min(1.0, n / 800, (2 * RATE - n) / 800)
+            value = sum(math.sin(2 * math.pi * f * n / RATE) for f in chord) / 3
+            samples.append(int(3000 * fade * value))
+    return _wav(samples)
+
+
+def _wav(samples: list[int]) -> bytes:
     with tempfile.TemporaryFile() as buf:
         with wave.open(buf, "wb") as w:
             w.setnchannels(1)

@@ -92,6 +92,8 @@ def main():
     p.add_argument("--play")
     p.add_argument("--record")
     p.add_argument("--duration", type=float, default=3.0)
+    p.add_argument("--dtmf", default="", help="digits to send (RFC 2833) after the call is answered")
+    p.add_argument("--dtmf-delay", type=float, default=1.0)
     p.add_argument("--wait", type=float, default=15.0)
     args = p.parse_args()
 
@@ -147,6 +149,11 @@ def main():
     if call is not None:
         pump(args.wait, lambda: call.confirmed_at is not None or call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
         if call.confirmed_at is not None:
+            if args.dtmf:
+                pump(args.dtmf_delay, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
+                if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
+                    call.dialDtmf(args.dtmf)
+                    emit(event="dtmf", digits=args.dtmf)
             pump(args.duration, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
             if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
                 call.hangup(pj.CallOpParam())

@@ -1,0 +1,301 @@
+"""The contact center on real calls: CallCenter decisions, carried out by the engine.
+
+Owns the mapping between the call center's call ids (``uid``) and pjsua
+call legs: one caller leg per uid and the agent legs ringing or talking for
+it. It turns leg events (incoming, media ready, digit, ended) into
+:class:`~firmware.telephony.callcenter.CallCenter` events and its actions
+into engine primitives (answer, play, dial, bridge, hangup). It also answers
+the agents' feature codes (*45 log in/out, *46 pause/unpause) and keeps
+today's numbers per queue.
+
+Threads: everything here runs on the core's owner thread (called from
+engine callbacks, timers and the tick), so it needs no locks. It never
+imports pjsua2: the engine is its only way to the calls.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from firmware.config.callcenter import CallCenterConfig
+from firmware.errors import CapacityError, ControlError
+from firmware.records.store import RecordStore
+from firmware.telephony import callcenter as cc
+from firmware.telephony.agents import AgentBoard, AgentError, AgentState
+from firmware.telephony.metrics import QueueStats
+from firmware.telephony.queues import CallQueue, QueueEvent
+
+log = logging.getLogger(__name__)
+
+AGENT_LOGIN_CODE = "*45"   # FreePBX's queue toggle code
+AGENT_PAUSE_CODE = "*46"
+TICK_S = 0.2
+
+
+def _reason(status: int) -> str:
+    return {486: "busy", 600: "busy", 603: "declined", 480: "unavailable", 404: "unavailable",
+            408: "noanswer", 487: "noanswer"}.get(status, f"failed-{status}")
+
+
+@dataclass
+class _Call:
+    caller_leg: int
+    agent_legs: dict[str, int] = field(default_factory=dict)   # extension -> leg
+    connected: str = ""
+
+
+class ContactCenter:
+    """Leg owner for calls to routes and agent feature codes.
+
+    :param engine: the SipEngine (primitives: answer, play, dial, bridge, hangup).
+    :param prompt_path: prompt name -> WAV path in the box's language.
+    :param records: where call records and queue events are written.
+    """
+
+    def __init__(self, engine, prompt_path: Callable[[str], Path], records: RecordStore,
+                 clock: Callable[[], float] = time.time):
+        self.engine = engine
+        self.prompt_path = prompt_path
+        self.records = records
+        self.clock = clock
+        self.board = AgentBoard()
+        self.stats: dict[str, QueueStats] = {}
+        self._stats_day = None
+        self.routes: dict = {}
+        self.center = cc.CallCenter(menus={}, queues={}, board=self.board, extensions=set(),
+                                    on_record=self._on_record, on_queue_event=self._on_queue_event)
+        self._calls: dict[str, _Call] = {}
+        self._leg_role: dict[int, tuple[str, str]] = {}   # leg -> (uid, extension or "" for the caller)
+        self._feature_legs: dict[int, str] = {}           # leg -> prompt to play
+        self._uids = itertools.count(1)
+        self._last_tick = 0.0
+
+    # -- configuration -------------------------------------------------------
+    def configure(self, config: CallCenterConfig, extensions: set[str], agent_names: dict[str, str]) -> None:
+        """Apply new routes/menus/queues; callers in progress keep their place."""
+        self.routes = dict(config.routes)
+        self.center.menus = dict(config.menus)
+        self.center.extensions = set(extensions)
+        queues = self.center.queues
+        for qid, qcfg in config.queues.items():
+            if qid in queues:
+                queues[qid].config = qcfg
+            else:
+                queues[qid] = CallQueue(qcfg, self.board, last_agent=self._last_agent)
+            self.stats.setdefault(qid, QueueStats(qid, qcfg.sl_threshold_s)).sl_threshold_s = qcfg.sl_threshold_s
+        for qid in [q for q in queues if q not in config.queues and not queues[q].entries]:
+            del queues[qid]
+        for ext, name in agent_names.items():
+            if ext in self.board.agents:
+                self.board.agents[ext].name = name
+        self._rebuild_stats_if_new_day()
+
+    def _last_agent(self, caller: str, days: int) -> str | None:
+        return self.records.last_agent(caller, self.clock() - days * 86400)
+
+    # -- engine's route hook -------------------------------------------------
+    def route(self, dialed: str, caller: str):
+        if dialed in self.routes or dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE):
+            return self
+        return None
+
+    # -- leg owner callbacks (engine) ----------------------------------------
+    def leg_incoming(self, leg: int, caller: str, dialed: str) -> None:
+        if dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE):
+            self._feature_legs[leg] = self._agent_feature(caller, dialed)
+            self.engine.answer(leg)
+            return
+        uid = f"{int(self.clock())}-{next(self._uids)}"
+        self._calls[uid] = _Call(leg)
+        self._leg_role[leg] = (uid, "")
+        self._run(self.center.incoming(uid, caller, "sip", self.routes[dialed], self.clock()))
+
+    def leg_media_ready(self, leg: int) -> None:
+        if leg in self._feature_legs:
+            prompt = self._feature_legs[leg]
+            self.engine.play(leg, self.prompt_path(prompt), on_done=lambda: self.engine.hangup(leg))
+            return
+        role = self._leg_role.get(leg)
+        if role is None:
+            return
+        uid, ext = role
+        now = self.clock()
+        self._run(self.center.answered(uid, now) if not ext else self.center.agent_answered(uid, ext, now))
+
+    def leg_digit(self, leg: int, digit: str) -> None:
+        role = self._leg_role.get(leg)
+        if role and not role[1]:
+            self._run(self.center.digit(role[0], digit, self.clock()))
+
+    def leg_ended(self, leg: int, status: int) -> None:
+        self._feature_legs.pop(leg, None)
+        role = self._leg_role.pop(leg, None)
+        if role is None:
+            return
+        uid, ext = role
+        call = self._calls.get(uid)
+        now = self.clock()
+        if not ext:  # the caller hung up (or we hung up on them)
+            if call is not None:
+                for agent_leg in call.agent_legs.values():
+                    self._leg_role.pop(agent_leg, None)
+                    self.engine.hangup(agent_leg)
+                self._calls.pop(uid, None)
+            self._run(self.center.caller_hung_up(uid, now))
+            return
+        if call is None or call.agent_legs.get(ext) != leg:
+            return
+        del call.agent_legs[ext]
+        if call.connected == ext:
+            self._run(self.center.agent_hung_up(uid, ext, now))
+        else:
+            self._run(self.center.agent_failed(uid, ext, _reason(status), now))
+
+    def tick(self) -> None:
+        now = self.clock()
+        if now - self._last_tick < TICK_S:
+            return
+        self._last_tick = now
+        self._rebuild_stats_if_new_day()
+        self._run(self.center.tick(now))
+
+    # -- carrying out actions ------------------------------------------------
+    def _run(self, actions: list) -> None:
+        for action in actions:
+            try:
+                self._do(action)
+            except Exception:
+                log.exception("call center action %s failed", action)
+
+    def _do(self, action) -> None:
+        call = self._calls.get(action.uid)
+        if call is None:
+            return
+        if isinstance(action, cc.Answer):
+            self.engine.answer(call.caller_leg)
+        elif isinstance(action, cc.Play):
+            uid = action.uid
+            self.engine.play(call.caller_leg, self.prompt_path(action.prompt), loop=action.loop,
+                             on_done=lambda: self._run(self.center.prompt_done(uid, self.clock())))
+        elif isinstance(action, cc.StopPlay):
+            self.engine.stop_play(call.caller_leg)
+        elif isinstance(action, cc.Ring):
+            self._ring(action, call)
+        elif isinstance(action, cc.StopRinging):
+            leg = call.agent_legs.pop(action.extension, None)
+            if leg is not None:
+                self._leg_role.pop(leg, None)
+                self.engine.hangup(leg)
+        elif isinstance(action, cc.Bridge):
+            call.connected = action.extension
+            leg = call.agent_legs.get(action.extension)
+            if leg is None or not self.engine.bridge(call.caller_leg, leg):
+                log.error("cannot bridge %s to agent %s", action.uid, action.extension)
+        elif isinstance(action, cc.Hangup):
+            self.engine.hangup(call.caller_leg)
+        elif isinstance(action, cc.Announce):
+            log.debug("caller %s is number %d in the queue", action.uid, action.position)
+
+    def _ring(self, action: cc.Ring, call: _Call) -> None:
+        uid, ext = action.uid, action.extension
+        try:
+            leg = self.engine.dial(ext, self, uid)
+        except CapacityError as exc:
+            log.warning("cannot offer %s to %s: %s", uid, ext, exc)
+            # Report the failure after this round of actions, not inside it.
+            self.engine.call_later(0.0, lambda: self._run(self.center.agent_failed(uid, ext, "no-slot", self.clock())))
+            return
+        call.agent_legs[ext] = leg
+        self._leg_role[leg] = (uid, ext)
+
+        def give_up():
+            # Safety net for direct calls; queue offers time out in the ACD first.
+            if self._leg_role.get(leg) == (uid, ext) and self._calls.get(uid) and \
+                    self._calls[uid].connected != ext:
+                self.engine.hangup(leg)
+        self.engine.call_later(action.timeout_s + 1.0, give_up)
+
+    # -- agents --------------------------------------------------------------
+    def _agent_feature(self, extension: str, code: str) -> str:
+        now = self.clock()
+        self.board.ensure(extension)
+        agent = self.board.get(extension)
+        try:
+            if code == AGENT_LOGIN_CODE:
+                if agent.state is AgentState.LOGGED_OUT:
+                    self.board.login(extension, now)
+                    return "agent-logged-in"
+                self.board.logout(extension, now)
+                return "agent-logged-out"
+            if agent.state is AgentState.PAUSED:
+                self.board.unpause(extension, now)
+                return "agent-unpaused"
+            self.board.pause(extension, now)
+            return "agent-paused"
+        except AgentError as exc:
+            log.info("agent %s: %s", extension, exc)
+            return "not-available"
+        finally:
+            self._log_agent(extension, now)
+
+    def agent_command(self, action: str, extension: str, reason: str = "break") -> dict:
+        """Control API: agent-login, agent-logout, agent-pause, agent-unpause."""
+        if extension not in self.center.extensions:
+            raise ControlError(f"extension {extension!r} does not exist")
+        now = self.clock()
+        try:
+            if action == "login":
+                agent = self.board.login(extension, now)
+            elif action == "logout":
+                agent = self.board.logout(extension, now)
+            elif action == "pause":
+                agent = self.board.pause(extension, now, reason)
+            elif action == "unpause":
+                agent = self.board.unpause(extension, now)
+            else:
+                raise ControlError(f"unknown agent action {action!r}")
+        except AgentError as exc:
+            raise ControlError(str(exc)) from None
+        self._log_agent(extension, now)
+        self._run(self.center.tick(now))  # a freed agent may take a waiting caller at once
+        return {"extension": extension, "state": agent.state.value}
+
+    def _log_agent(self, extension: str, now: float) -> None:
+        state = self.board.get(extension).state.value
+        self.records.log_queue_event(QueueEvent(now, "NONE", "", extension, "AGENTSTATE", {"state": state}))
+
+    # -- records and numbers -------------------------------------------------
+    def _on_record(self, record) -> None:
+        self.records.add_call(record)
+        log.info("call %s from %s: %s (queue %s, agent %s)", record.uid, record.caller,
+                 record.disposition.value, record.queue or "-", record.agent or "-")
+
+    def _on_queue_event(self, event: QueueEvent) -> None:
+        self.records.log_queue_event(event)
+        stats = self.stats.get(event.queue)
+        if stats is not None:
+            stats.record(event)
+
+    def _rebuild_stats_if_new_day(self) -> None:
+        now = self.clock()
+        today = datetime.fromtimestamp(now).date()
+        if today == self._stats_day:
+            return
+        self._stats_day = today
+        midnight = datetime.combine(today, datetime.min.time()).timestamp()
+        for qid, old in list(self.stats.items()):
+            fresh = QueueStats(qid, old.sl_threshold_s)
+            for event in self.records.queue_events(qid, midnight):
+                fresh.record(event)
+            self.stats[qid] = fresh
+
+    def snapshot(self) -> dict:
+        now = self.clock()
+        snap = self.center.snapshot(now)
+        snap["today"] = [s.as_dict() for s in self.stats.values()]
+        return snap
