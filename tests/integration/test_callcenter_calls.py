@@ -79,3 +79,138 @@ def test_caller_navigates_menu_queues_and_talks_to_an_agent(ccbox, tmp_path):
     today = box.status()["callcenter"]["today"][0]
     assert (today["offered"], today["answered"], today["abandoned"]) == (1, 1, 0)
     box.cli("agent", "logout", "201")
+
+
+def _load(box, tmp_path, **queue_changes):
+    tables = json.loads(json.dumps(TABLES))
+    tables["queues"][0].update(queue_changes)
+    path = tmp_path / "tables.json"
+    path.write_text(json.dumps(tables))
+    run_cli(box.data, "callcenter", "load", str(path))
+
+
+def _login_only(box, *extensions):
+    for ext in AGENTS:
+        state = box.status()["callcenter"]["agents"]
+        current = next((a["state"] for a in state if a["extension"] == ext), "logged-out")
+        if ext in extensions and current == "logged-out":
+            box.cli("agent", "login", ext)
+        elif ext not in extensions and current != "logged-out":
+            box.cli("agent", "logout", ext)
+
+
+def _call_queue(box, caller="102", seconds=2.5, **kw):
+    return box.phone(caller, "--call", f"sip:700@{box.proxy}", "--duration", str(seconds), "--wait", "25", **kw)
+
+
+def _new_records(box, before):
+    return _records(box)[before:]
+
+
+def test_round_robin_spreads_successive_calls_over_three_agents(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
+    _login_only(box, "201", "202", "203")
+    before = len(_records(box))
+    agents = {ext: _agent(box, ext, "--duration", "30") for ext in AGENTS}
+    for proc in agents.values():
+        wait_for_event(proc, "ready")
+    for _ in range(3):
+        assert _call_queue(box).last("done")["answered"]
+        time.sleep(0.5)
+    for proc in agents.values():
+        finish_phone(proc)
+    served = [r["agent"] for r in _new_records(box, before)]
+    assert sorted(served) == ["201", "202", "203"], served
+
+
+def test_longest_idle_skips_the_agent_in_wrap_up(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="leastrecent", wrapup_s=6)
+    _login_only(box)                   # everyone out, then in, in a known order
+    for ext in ("202", "201", "203"):  # idle since: 202 first, then 201, then 203
+        box.cli("agent", "login", ext)
+        time.sleep(0.2)
+    before = len(_records(box))
+    agents = {ext: _agent(box, ext, "--duration", "30") for ext in AGENTS}
+    for proc in agents.values():
+        wait_for_event(proc, "ready")
+    assert _call_queue(box, seconds=1.5).last("done")["answered"]      # 202: idle longest
+    assert _call_queue(box, seconds=1.5).last("done")["answered"]      # 201: 202 is in wrap-up
+    time.sleep(6.5)                                                    # 202's wrap-up is over
+    assert _call_queue(box, seconds=1.5).last("done")["answered"]      # 203: idle since login
+    for proc in agents.values():
+        finish_phone(proc)
+    assert [r["agent"] for r in _new_records(box, before)] == ["202", "201", "203"]
+
+
+def test_agent_who_does_not_answer_is_skipped_then_paused(ccbox, tmp_path):
+    box = ccbox
+    # leastrecent with 201 logged in first: 201 is offered first both times
+    # (a miss does not reset its idle time), 202 takes the calls.
+    _load(box, tmp_path, strategy="leastrecent", wrapup_s=0, ring_timeout_s=4, autopause_after=2)
+    _login_only(box)
+    box.cli("agent", "login", "201")
+    time.sleep(0.1)
+    box.cli("agent", "login", "202")
+    before = len(_records(box))
+    sleeper = box.phone("201", "--answer", "--ring-only", "--wait", "40", background=True)
+    worker = _agent(box, "202", "--duration", "30", "--wait", "40")
+    wait_for_event(sleeper, "ready")
+    wait_for_event(worker, "ready")
+    first = _call_queue(box, seconds=8)      # 201 rings 4 s, then 202 answers
+    assert first.last("done")["answered"]
+    worker.kill()
+    worker.wait()
+    worker2 = _agent(box, "202", "--duration", "30", "--wait", "40")
+    wait_for_event(worker2, "ready")
+    second = _call_queue(box, seconds=8)
+    assert second.last("done")["answered"]
+    finish_phone(worker2)
+    sleeper_result = finish_phone(sleeper)
+    records = _new_records(box, before)
+    assert [r["agent"] for r in records] == ["202", "202"]
+    for record in records:
+        offers = [(o["agent"], o["outcome"]) for o in json.loads(record["offers"])]
+        assert offers == [("201", "noanswer"), ("202", "answered")], offers
+    agents = {a["extension"]: a for a in box.status()["callcenter"]["agents"]}
+    assert agents["201"]["state"] == "paused" and agents["201"]["pause_reason"] == "no-answer"
+    assert sleeper_result.last("rang")["count"] >= 2
+    box.cli("agent", "unpause", "201")
+
+
+def test_caller_hanging_up_while_waiting_is_abandoned_and_counted(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", ring_timeout_s=20)
+    _login_only(box, "203")
+    sleeper = box.phone("203", "--answer", "--ring-only", "--wait", "12", background=True)
+    wait_for_event(sleeper, "ready")
+    before_today = next(q for q in box.status()["callcenter"]["today"] if q["queue"] == "sales")
+    before = len(_records(box))
+    result = _call_queue(box, seconds=3)     # hangs up after 3 s, still waiting
+    assert result.last("done")["answered"]   # the box answered to play hold music
+    finish_phone(sleeper)
+    time.sleep(0.5)
+    [rec] = _new_records(box, before)
+    assert rec["disposition"] == "abandoned-in-queue" and rec["agent"] == ""
+    assert 2 <= rec["wait_s"] <= 5
+    after_today = next(q for q in box.status()["callcenter"]["today"] if q["queue"] == "sales")
+    assert after_today["abandoned"] == before_today["abandoned"] + 1
+    assert after_today["offered"] == before_today["offered"] + 1
+    assert after_today["answered"] == before_today["answered"]
+
+
+def test_three_wrong_keys_reach_a_person(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
+    _login_only(box, "201")
+    agent = _agent(box, "201", "--duration", "30")
+    wait_for_event(agent, "ready")
+    before = len(_records(box))
+    caller = box.phone("103", "--call", f"sip:600@{box.proxy}", "--dtmf", "7 8 9", "--dtmf-delay", "1",
+                       "--dtmf-gap", "3.5", "--duration", "16", "--wait", "25")
+    assert caller.last("done")["answered"]
+    assert finish_phone(agent).last("done")["answered"], "the caller never reached a person"
+    [rec] = _new_records(box, before)
+    assert json.loads(rec["ivr_choices"]) == ["7", "8", "9"]
+    assert rec["agent"] == "201" and rec["disposition"] == "answered"

@@ -28,6 +28,7 @@ class Phone(pj.Account):
         self.args = args
         self.reg_code = None
         self.incoming = None
+        self.ringing = []
 
     def onRegState(self, prm):
         self.reg_code = prm.code
@@ -35,8 +36,15 @@ class Phone(pj.Account):
 
     def onIncomingCall(self, prm):
         call = Call(self, prm.callId)
-        self.incoming = call
         op = pj.CallOpParam()
+        if self.args.ring_only:
+            # A phone nobody picks up: ring until the caller gives up.
+            self.ringing.append(call)
+            op.statusCode = 180
+            call.answer(op)
+            emit(event="ringing", count=len(self.ringing))
+            return
+        self.incoming = call
         op.statusCode = 200
         call.answer(op)
 
@@ -92,8 +100,11 @@ def main():
     p.add_argument("--play")
     p.add_argument("--record")
     p.add_argument("--duration", type=float, default=3.0)
-    p.add_argument("--dtmf", default="", help="digits to send (RFC 2833) after the call is answered")
+    p.add_argument("--dtmf", default="", help="digits to send (RFC 2833) after the call is answered; "
+                   "groups separated by spaces are sent --dtmf-gap seconds apart")
     p.add_argument("--dtmf-delay", type=float, default=1.0)
+    p.add_argument("--dtmf-gap", type=float, default=2.0)
+    p.add_argument("--ring-only", action="store_true", help="let incoming calls ring, never answer")
     p.add_argument("--wait", type=float, default=15.0)
     args = p.parse_args()
 
@@ -144,16 +155,23 @@ def main():
         call.makeCall(args.call, pj.CallOpParam(True))
     elif ok and args.answer:
         emit(event="ready")
+        if args.ring_only:
+            pump(args.wait)
+            emit(event="rang", count=len(acc.ringing))
+            acc.ringing = []
+            args.wait = 0
         pump(args.wait, lambda: acc.incoming is not None)
         call = acc.incoming
     if call is not None:
         pump(args.wait, lambda: call.confirmed_at is not None or call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
         if call.confirmed_at is not None:
-            if args.dtmf:
-                pump(args.dtmf_delay, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
+            delay = args.dtmf_delay
+            for group in args.dtmf.split():
+                pump(delay, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
                 if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
-                    call.dialDtmf(args.dtmf)
-                    emit(event="dtmf", digits=args.dtmf)
+                    call.dialDtmf(group)
+                    emit(event="dtmf", digits=group)
+                delay = args.dtmf_gap
             pump(args.duration, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
             if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
                 call.hangup(pj.CallOpParam())
