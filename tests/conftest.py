@@ -141,8 +141,10 @@ def wait_for_event(proc: subprocess.Popen, name: str, timeout: float = 20) -> li
     raise AssertionError(f"phone never reported {name}: {seen}")
 
 
-def start_box(tmp: Path, extensions: dict[str, str] | None = None) -> Box:
-    data = tmp / "data"
+def start_box(tmp: Path, extensions: dict[str, str] | None = None, data: Path | None = None) -> Box:
+    """Start ``smallpbx run`` with its log in ``tmp``; ``data`` to restart an existing box."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    data = data or tmp / "data"
     base = free_port_block(size=4)
     box = Box(data=data, sip_port=base, internal_port=base + 1, core_port=base + 2,
               rtp_port=free_port_block(size=1, low=50000, high=58000), log_path=tmp / "box.log")

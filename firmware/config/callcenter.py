@@ -29,7 +29,7 @@ ROUTE_NUMBER = re.compile(r"^[0-9+]{2,20}$")
 PROMPT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 QUEUE_FIELDS = {"id", "name", "members", "strategy", "failover", "exit_key", "exit_target", "ring_timeout_s",
                 "retry_s", "wrapup_s", "autopause_after", "max_wait_s", "max_callers", "join_empty",
-                "leave_when_empty", "sticky_days", "sl_threshold_s", "announce_every_s"}
+                "leave_when_empty", "sticky_days", "sl_threshold_s", "announce_every_s", "recording"}
 MENU_FIELDS = {"id", "prompt", "choices", "operator", "timeout_s", "inter_digit_s", "max_attempts",
                "failover", "direct_dial", "invalid_prompt", "timeout_prompt"}
 
@@ -98,6 +98,10 @@ def _queue(rec: dict, extensions: set[str]) -> QueueConfig:
             kw[name] = rec[name]
     if "failover" in rec:
         kw["failover"] = _target(rec["failover"], f"{p}.failover")
+    if "recording" in rec:
+        if rec["recording"] not in ("always", "never", "on-demand"):
+            raise ConfigError(f"{p}.recording", "must be always, never or on-demand")
+        kw["recording"] = rec["recording"]
     exit_key = rec.get("exit_key", "")
     if exit_key not in ("",) + tuple("0123456789*#"):
         raise ConfigError(f"{p}.exit_key", "must be one key (0-9, * or #) or empty")

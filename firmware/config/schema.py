@@ -29,6 +29,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # New calls per second into the core (see kamailio.cfg.tmpl: pjsua's
     # socket budget). 10 is safe for the PyPI build's 64-socket ioqueue.
     "core_call_rate": 10,
+    # Recordings older than this or beyond this size are deleted, oldest first.
+    "recording_keep_days": 90,
+    "recording_max_mb": 2048,
 }
 
 
@@ -62,6 +65,10 @@ def validate_settings(settings: dict) -> None:
     flood = settings.get("flood_limit")
     if not isinstance(flood, int) or isinstance(flood, bool) or not 4 <= flood <= 100000:
         raise ConfigError("settings.flood_limit", "must be a whole number from 4 to 100000")
+    for name, high in (("recording_keep_days", 3650), ("recording_max_mb", 1_000_000)):
+        value = settings.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+            raise ConfigError(f"settings.{name}", f"must be a whole number from 1 to {high}")
     rate = settings.get("core_call_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 1000:
         raise ConfigError("settings.core_call_rate", "must be a whole number from 1 to 1000")

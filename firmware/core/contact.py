@@ -24,6 +24,7 @@ from typing import Callable
 
 from firmware.config.callcenter import CallCenterConfig
 from firmware.errors import CapacityError, ControlError
+from firmware.records.recordings import Recordings
 from firmware.records.store import RecordStore
 from firmware.telephony import callcenter as cc
 from firmware.telephony.agents import AgentBoard, AgentError, AgentState
@@ -58,8 +59,11 @@ class ContactCenter:
     """
 
     def __init__(self, engine, prompt_path: Callable[[str], Path], records: RecordStore,
-                 clock: Callable[[], float] = time.time):
+                 recordings: Recordings, clock: Callable[[], float] = time.time):
         self.engine = engine
+        self.recordings = recordings
+        self._recording_legs: dict[int, str] = {}              # leg -> uid, while its part is open
+        self._recording_parts: dict[str, tuple[Path, Path]] = {}
         self.prompt_path = prompt_path
         self.records = records
         self.clock = clock
@@ -131,9 +135,12 @@ class ContactCenter:
         role = self._leg_role.get(leg)
         if role and not role[1]:
             self._run(self.center.digit(role[0], digit, self.clock()))
+        elif role:
+            self._run(self.center.agent_digit(role[0], role[1], digit, self.clock()))
 
     def leg_ended(self, leg: int, status: int) -> None:
         self._feature_legs.pop(leg, None)
+        self._recording_leg_closed(leg)
         role = self._leg_role.pop(leg, None)
         if role is None:
             return
@@ -198,6 +205,8 @@ class ContactCenter:
                 log.error("cannot bridge %s to agent %s", action.uid, action.extension)
         elif isinstance(action, cc.Hangup):
             self.engine.hangup(call.caller_leg)
+        elif isinstance(action, cc.StartRecording):
+            self._start_recording(action.uid, call, action.extension)
         elif isinstance(action, cc.Announce):
             log.debug("caller %s is number %d in the queue", action.uid, action.position)
 
@@ -219,6 +228,30 @@ class ContactCenter:
                     self._calls[uid].connected != ext:
                 self.engine.hangup(leg)
         self.engine.call_later(action.timeout_s + 1.0, give_up)
+
+    # -- recording -----------------------------------------------------------
+    def _start_recording(self, uid: str, call: _Call, extension: str) -> None:
+        agent_leg = call.agent_legs.get(extension)
+        record = self.center.calls[uid].record
+        caller_part, agent_part, name = self.recordings.parts_for(uid, record.arrived)
+        ok = self.engine.record(call.caller_leg, caller_part)
+        ok = agent_leg is not None and self.engine.record(agent_leg, agent_part) and ok
+        if not ok:
+            log.error("recording of %s could not start", uid)
+        for leg in (call.caller_leg, agent_leg):
+            if leg is not None:
+                self._recording_legs[leg] = uid
+        self._recording_parts[uid] = (caller_part, agent_part)
+        self.center.set_recording(uid, name)
+        log.info("recording %s to %s", uid, name)
+
+    def _recording_leg_closed(self, leg: int) -> None:
+        uid = self._recording_legs.pop(leg, None)
+        if uid is None or uid in self._recording_legs.values():
+            return
+        parts = self._recording_parts.pop(uid, None)
+        if parts is not None:
+            self.recordings.finish(*parts)
 
     # -- agents --------------------------------------------------------------
     def _agent_feature(self, extension: str, code: str) -> str:

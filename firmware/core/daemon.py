@@ -24,6 +24,7 @@ from firmware.core.sdnotify import Notifier
 from firmware.errors import ControlError, SmallPbxError
 from firmware.paths import BoxPaths, Ports
 from firmware.proxy import kamailio
+from firmware.records.recordings import Recordings
 from firmware.records.store import RecordStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ class CoreDaemon:
             on_config=self._sync_proxy,
         )
         self.records = RecordStore(paths.data / "records.db")
-        self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records)
+        self.recordings = Recordings(paths.data / "recordings")
+        self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records, self.recordings)
         self.engine.route_hook = self.contact.route
         self.engine.commands["callcenter-status"] = lambda args: self.contact.snapshot()
         self.engine.commands["agent"] = lambda args: self.contact.agent_command(
@@ -54,6 +56,7 @@ class CoreDaemon:
         self.control = ControlServer(paths.control_socket, self.handle_command)
         self.rpc = kamailio.RpcClient(paths.proxy_run / "kamailio_rpc.sock", timeout=1.0)
         self._last_ping = 0.0
+        self._next_sweep = 0.0
 
     def _sync_proxy(self, _settings: dict, extensions: list) -> None:
         # The credential table is derived from the store; the core keeps it true.
@@ -83,8 +86,18 @@ class CoreDaemon:
             return self.engine.request("agent", {**args, "action": cmd.split("-", 1)[1]})
         raise ControlError(f"unknown command '{cmd}'")
 
+    def _sweep_recordings(self) -> None:
+        settings = self.store.settings()
+        removed = self.recordings.sweep(time.time(), settings["recording_keep_days"],
+                                        settings["recording_max_mb"] * 1024 * 1024)
+        if removed:
+            log.info("retention removed %d old recordings", len(removed))
+        self._next_sweep = time.monotonic() + 3600
+
     def _tick(self) -> None:
         self.contact.tick()
+        if time.monotonic() >= self._next_sweep:
+            self._sweep_recordings()
         interval = self.notifier.watchdog_interval
         if interval is None:
             return
@@ -98,6 +111,8 @@ class CoreDaemon:
         faulthandler.enable()
         self.store.open()
         self.records.open()
+        self.recordings.recover()
+        self._sweep_recordings()
         ensure_default_prompts(self.paths.prompts)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())

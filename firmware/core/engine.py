@@ -120,6 +120,7 @@ class _Leg(pj.Call):
         self.player_token = 0
         self.audio = None          # the call's AudioMedia once media is up
         self.media_started = False
+        self.recorder = None
         self.owner = None          # a LegOwner (e.g. the contact center) or None
         self.uid = ""              # the owner's id for the call this leg serves
 
@@ -255,6 +256,7 @@ class SipEngine:
         # aborts the process in its destructor.
         for call_id in list(self._legs):
             self._legs[call_id].player = None
+            self._legs[call_id].recorder = None
         self._legs.clear()
         if self._account is not None:
             self._account.shutdown()
@@ -390,6 +392,8 @@ class SipEngine:
                 log.info("call %d ended (%s %s)", info.id, info.lastStatusCode, info.lastReason)
             if leg.player is not None:
                 leg.player = None
+            # Dropping the recorder closes its WAV (writes the final sizes).
+            leg.recorder = None
             if leg.owner is not None:
                 leg.owner.leg_ended(info.id, info.lastStatusCode)
             self.post(LegGone(call_id=info.id))
@@ -503,6 +507,21 @@ class SipEngine:
         self._legs[call_id] = leg
         self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", extension, "agent", self.clock()))
         return call_id
+
+    def record(self, call_id: int, path: Path) -> bool:
+        """Record what this leg's far end sends, into a mono WAV, until it ends."""
+        leg = self._legs.get(call_id)
+        if leg is None or leg.audio is None or leg.recorder is not None:
+            return False
+        try:
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(path))
+        except pj.Error as exc:
+            log.error("cannot record to %s: %s", path, exc.info())
+            return False
+        leg.audio.startTransmit(recorder)
+        leg.recorder = recorder
+        return True
 
     def bridge(self, a: int, b: int) -> bool:
         """Connect two legs' audio both ways (the B2BUA's media join)."""

@@ -31,7 +31,8 @@ from firmware.telephony.targets import Target, TargetKind
 DIRECT_RING_S = 30.0
 HOLD_MUSIC = "hold-music"
 UNAVAILABLE = "not-available"
-MAX_HOPS = 16  # a menu loop misconfigured onto itself must not spin forever
+MAX_HOPS = 16
+RECORD_KEYS = "*1"  # Asterisk's automixmon feature code  # a menu loop misconfigured onto itself must not spin forever
 
 
 # -- actions for the adapter -------------------------------------------------
@@ -72,6 +73,14 @@ class Bridge:
 
 
 @dataclass(frozen=True)
+class StartRecording:
+    """Record both sides of the bridged call (the adapter names the file)."""
+
+    uid: str
+    extension: str
+
+
+@dataclass(frozen=True)
 class Announce:
     uid: str
     position: int
@@ -104,6 +113,8 @@ class InboundCall:
     ringing: set[str] = field(default_factory=set)
     agent: str = ""
     last_menu_choices: int = 0
+    recording: bool = False
+    agent_keys: str = ""
 
 
 TimeConditionLookup = Callable[[str, datetime], Target]
@@ -153,6 +164,23 @@ class CallCenter:
         if call.stage is Stage.QUEUE:
             return self._acd(self.queues[call.queue].exit_key(uid, digit, now), now)
         return []
+
+    def agent_digit(self, uid: str, extension: str, digit: str, now: float) -> list:
+        """A key pressed by the connected agent: *1 starts an on-demand recording."""
+        call = self.calls.get(uid)
+        if call is None or call.stage is not Stage.CONNECTED or call.agent != extension:
+            return []
+        call.agent_keys = (call.agent_keys + digit)[-2:]
+        queue = self.queues.get(call.queue)
+        if call.agent_keys == RECORD_KEYS and queue and queue.config.recording == "on-demand" and not call.recording:
+            call.recording = True
+            return [StartRecording(uid, extension)]
+        return []
+
+    def set_recording(self, uid: str, name: str) -> None:
+        call = self.calls.get(uid)
+        if call is not None:
+            call.record.recording = name
 
     def agent_answered(self, uid: str, extension: str, now: float) -> list:
         call = self.calls.get(uid)
@@ -296,7 +324,12 @@ class CallCenter:
         call.record.agent = extension
         call.record.answered = now
         call.record.disposition = Disposition.ANSWERED
-        return [StopPlay(call.record.uid), Bridge(call.record.uid, extension)]
+        actions = [StopPlay(call.record.uid), Bridge(call.record.uid, extension)]
+        queue = self.queues.get(call.queue)
+        if queue is not None and queue.config.recording == "always":
+            call.recording = True
+            actions.append(StartRecording(call.record.uid, extension))
+        return actions
 
     def _complete(self, call: InboundCall, now: float, by: str) -> list:
         if call.queue:

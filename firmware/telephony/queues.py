@@ -62,6 +62,7 @@ class QueueConfig:
     announce_every_s: float = 30.0    # 0: never announce position
     exit_key: str = ""
     exit_target: Target | None = None
+    recording: str = "never"          # always, never, on-demand (agent presses *1)
 
 
 # -- actions for the adapter -------------------------------------------------

@@ -214,3 +214,82 @@ def test_three_wrong_keys_reach_a_person(ccbox, tmp_path):
     [rec] = _new_records(box, before)
     assert json.loads(rec["ivr_choices"]) == ["7", "8", "9"]
     assert rec["agent"] == "201" and rec["disposition"] == "answered"
+
+
+def _stereo(path):
+    import numpy as np
+    import wave
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float) / 32768
+    return data[0::2], data[1::2]
+
+
+def test_recorded_call_holds_caller_left_and_agent_right(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0, recording="always")
+    _login_only(box, "202")
+    sig_caller, sig_agent = noise_signal(12, seed=41), noise_signal(12, seed=42)
+    agent = _agent(box, "202", "--play", str(write_wav(tmp_path / "agent.wav", sig_agent)), "--duration", "30")
+    wait_for_event(agent, "ready")
+    before = len(_records(box))
+    caller = box.phone("101", "--call", f"sip:700@{box.proxy}", "--duration", "6", "--wait", "25",
+                       "--play", str(write_wav(tmp_path / "caller.wav", sig_caller)))
+    assert caller.last("done")["answered"]
+    finish_phone(agent)
+    time.sleep(1.0)  # the merge runs in the background
+    [rec] = _new_records(box, before)
+    assert rec["recording"], rec
+    path = box.data / "recordings" / rec["recording"]
+    left, right = _stereo(path)
+    assert len(left) > 4 * 8000
+    # Left is the caller, right the agent, each from the moment of the bridge.
+    assert best_correlation(sig_caller[3 * 8000: 5 * 8000], left, max_lag_s=4)[0] > 0.7
+    assert best_correlation(sig_agent[1 * 8000: 3 * 8000], right, max_lag_s=4)[0] > 0.7
+    assert best_correlation(sig_agent[1 * 8000: 3 * 8000], left, max_lag_s=4)[0] < 0.3
+    assert not list(path.parent.glob("*.part.wav"))
+
+
+def test_recording_cut_by_a_crash_is_readable_after_restart(tmp_path):
+    """kill -9 of the core mid-call; the next start makes the parts one stereo file."""
+    import os
+    import signal
+    import subprocess
+
+    box = start_box(tmp_path, {**DEFAULT_EXTENSIONS, **AGENTS})
+    agent = caller = None
+    try:
+        tables = json.loads(json.dumps(TABLES))
+        tables["queues"][0].update(recording="always", wrapup_s=0)
+        (tmp_path / "t.json").write_text(json.dumps(tables))
+        run_cli(box.data, "callcenter", "load", str(tmp_path / "t.json"))
+        box.cli("agent", "login", "201")
+        agent = _agent(box, "201", "--duration", "30")
+        wait_for_event(agent, "ready")
+        caller = box.phone("101", "--call", f"sip:700@{box.proxy}", "--duration", "30", "--wait", "25",
+                           "--play", str(write_wav(tmp_path / "c.wav", noise_signal(30, seed=5))), background=True)
+        wait_for_event(caller, "media")
+        deadline = time.monotonic() + 10
+        while not list((box.data / "recordings").glob("*/*.part.wav")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # two seconds of recorded conversation
+        core = subprocess.run(["pgrep", "-f", f"firmware --data {box.data} core"], capture_output=True, text=True)
+        os.kill(int(core.stdout.split()[0]), signal.SIGKILL)
+        assert box.proc.wait(timeout=20) == 1  # smallpbx run stops when the core dies
+    finally:
+        stop_box(box)
+        for phone in (agent, caller):
+            if phone is not None:
+                phone.kill()
+                phone.wait()
+    parts = list((box.data / "recordings").glob("*/*.part.wav"))
+    assert len(parts) == 2
+    box2 = start_box(tmp_path / "restart", data=box.data)
+    try:
+        files = [p for p in (box.data / "recordings").glob("*/*.wav") if not p.name.endswith(".part.wav")]
+        assert len(files) == 1 and not list((box.data / "recordings").glob("*/*.part.wav"))
+        left, right = _stereo(files[0])
+        assert len(left) > 1.5 * 8000
+        assert "recovered 1 recordings" in box2.log()
+    finally:
+        stop_box(box2)

@@ -128,3 +128,27 @@ def test_agent_no_answer_moves_on_and_agent_hangup_ends_the_call():
     rec = records[0]
     assert [(o.agent, o.outcome) for o in rec.offers] == [("201", "noanswer"), ("202", "answered")]
     assert rec.agent == "202" and rec.talk_s == 30
+
+
+def test_recording_always_and_on_demand():
+    from firmware.telephony.callcenter import StartRecording
+    cc, records, _ = build()
+    cfg = cc.queues["sales"].config
+    cc.queues["sales"].config = type(cfg)(**{**cfg.__dict__, "recording": "always"})
+    cc.incoming("r1", "x", "sip", Q("sales"), 0)
+    cc.answered("r1", 0)
+    assert cc.agent_answered("r1", "201", 2)[-1] == StartRecording("r1", "201")
+    cc.set_recording("r1", "2026-11-22/r1.wav")
+    cc.caller_hung_up("r1", 9)
+    assert records[-1].recording == "2026-11-22/r1.wav"
+
+    cc.queues["sales"].config = type(cfg)(**{**cfg.__dict__, "recording": "on-demand"})
+    cc.incoming("r2", "x", "sip", Q("sales"), 10)
+    cc.answered("r2", 10)
+    ext = [a for a in cc.tick(10.1)] and cc.calls["r2"]
+    actions = cc.agent_answered("r2", "202", 12)
+    assert not any(isinstance(a, StartRecording) for a in actions)
+    assert cc.agent_digit("r2", "202", "*", 13) == []
+    assert cc.agent_digit("r2", "202", "1", 13.2) == [StartRecording("r2", "202")]
+    assert cc.agent_digit("r2", "202", "*", 14) == [] and cc.agent_digit("r2", "202", "1", 14.1) == []
+    assert cc.agent_digit("r2", "201", "*", 15) == []   # not this call's agent

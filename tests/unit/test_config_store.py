@@ -17,7 +17,8 @@ def store(tmp_path):
 
 def test_new_store_has_default_settings(store):
     assert store.settings() == {"realm": "smallpbx", "language": "en", "max_calls": None, "flood_limit": 16,
-                                "core_call_rate": 10}
+                                "core_call_rate": 10, "recording_keep_days": 90,
+                                "recording_max_mb": 2048}
 
 
 def test_extension_keeps_only_digests(store):
