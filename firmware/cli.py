@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("extension")
     agent.add_argument("--reason", default="break")
 
+    override = sub.add_parser("override", help="day/night: force a time condition open or closed")
+    override.add_argument("id")
+    override.add_argument("mode", choices=["open", "closed", "auto"])
+
     settings = sub.add_parser("settings", help="show or change box settings")
     ssub = settings.add_subparsers(dest="action", required=True)
     ssub.add_parser("show")
@@ -228,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_extension(args, paths)
         if args.command == "settings":
             return _cmd_settings(args, paths)
+        if args.command == "override":
+            result = ControlClient(paths.control_socket).request(
+                "override", id=args.id, mode=None if args.mode == "auto" else args.mode)
+            print(f"time condition {result['id']}: {result['override']}")
+            return 0
         if args.command == "callcenter":
             return _cmd_callcenter(args, paths)
         if args.command == "agent":

@@ -13,14 +13,19 @@ Document shape (one record per object)::
              "operator": "queue:sales", "timeout_s": 5, "inter_digit_s": 2,
              "max_attempts": 3, "failover": null, "direct_dial": true}
     queues: {"id": "sales", "members": ["201", "202"], "strategy": "rrmemory", ...}
+    time_conditions: {"id": "hours", "timezone": "Asia/Shanghai",
+             "hours": {"mon": ["09:00-12:00", "13:00-18:00"], ...},
+             "holidays": ["2026-10-01"], "extra_workdays": ["2026-09-27"],
+             "open": "menu:main", "closed": "announcement:closed", "override": null}
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from firmware.errors import ConfigError
 from firmware.telephony import ivr
+from firmware.telephony import timeconditions as tc
 from firmware.telephony.queues import QueueConfig, Strategy
 from firmware.telephony.targets import Target, TargetKind
 
@@ -30,6 +35,8 @@ PROMPT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 QUEUE_FIELDS = {"id", "name", "members", "strategy", "failover", "exit_key", "exit_target", "ring_timeout_s",
                 "retry_s", "wrapup_s", "autopause_after", "max_wait_s", "max_callers", "join_empty",
                 "leave_when_empty", "sticky_days", "sl_threshold_s", "announce_every_s", "recording"}
+TC_FIELDS = {"id", "timezone", "hours", "holidays", "extra_workdays", "makeup_weekday", "open", "closed",
+             "override"}
 MENU_FIELDS = {"id", "prompt", "choices", "operator", "timeout_s", "inter_digit_s", "max_attempts",
                "failover", "direct_dial", "invalid_prompt", "timeout_prompt"}
 
@@ -39,6 +46,7 @@ class CallCenterConfig:
     routes: dict[str, Target]
     menus: dict[str, ivr.Menu]
     queues: dict[str, QueueConfig]
+    time_conditions: dict[str, tc.TimeCondition] = field(default_factory=dict)
 
 
 def _target(value, field: str) -> Target:
@@ -144,6 +152,35 @@ def _menu(rec: dict, extensions: set[str]) -> ivr.Menu:
     return menu
 
 
+def _time_condition(rec: dict) -> tc.TimeCondition:
+    tid = rec.get("id")
+    if not isinstance(tid, str) or not ID.match(tid):
+        raise ConfigError("time_conditions.?.id", "must be 1-32 lowercase letters, digits, '-' or '_'")
+    p = f"time_conditions.{tid}"
+    _check_keys(rec, TC_FIELDS, p)
+    tz = rec.get("timezone", "Asia/Shanghai")
+    if not isinstance(tz, str):
+        raise ConfigError(f"{p}.timezone", "must be a time zone name like Asia/Shanghai")
+    hours = rec.get("hours", {})
+    if not isinstance(hours, dict):
+        raise ConfigError(f"{p}.hours", "must map days (mon..sun) to lists like '09:00-18:00'")
+    weekly = tc.parse_hours(hours, field=f"{p}.hours")
+    holidays = tc.HolidayCalendar(
+        closed_days=tc.parse_dates(rec.get("holidays", []), f"{p}.holidays"),
+        extra_workdays=tc.parse_dates(rec.get("extra_workdays", []), f"{p}.extra_workdays"),
+        makeup_weekday=rec.get("makeup_weekday", 0))
+    try:
+        schedule = tc.Schedule(tz, weekly, holidays)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}.{exc.field}", exc.message) from None
+    override = rec.get("override")
+    if override not in (None, "open", "closed"):
+        raise ConfigError(f"{p}.override", "must be empty, open or closed")
+    return tc.TimeCondition(tid, schedule, _target(rec.get("open"), f"{p}.open"),
+                            _target(rec.get("closed"), f"{p}.closed"),
+                            tc.Override(override) if override else None)
+
+
 def build(document: dict) -> CallCenterConfig:
     """The call center objects of a config document; raises ConfigError."""
     extensions = {e["number"] for e in (document.get("extensions") or {}).values()}
@@ -159,6 +196,12 @@ def build(document: dict) -> CallCenterConfig:
         if m.id in menus:
             raise ConfigError(f"menus.{m.id}.id", "is used twice")
         menus[m.id] = m
+    conditions = {}
+    for rec in (document.get("time_conditions") or {}).values():
+        t = _time_condition(rec)
+        if t.id in conditions:
+            raise ConfigError(f"time_conditions.{t.id}.id", "is used twice")
+        conditions[t.id] = t
     routes = {}
     for rec in (document.get("routes") or {}).values():
         number = rec.get("number")
@@ -169,7 +212,8 @@ def build(document: dict) -> CallCenterConfig:
         _check_keys(rec, {"number", "target", "name"}, f"routes.{number}")
         routes[number] = _target(rec.get("target"), f"routes.{number}.target")
 
-    known = {TargetKind.MENU: set(menus), TargetKind.QUEUE: set(queues), TargetKind.EXTENSION: extensions}
+    known = {TargetKind.MENU: set(menus), TargetKind.QUEUE: set(queues), TargetKind.EXTENSION: extensions,
+             TargetKind.TIME_CONDITION: set(conditions)}
 
     def check(target: Target | None, field: str) -> None:
         if target is not None and target.kind in known and target.ref not in known[target.kind]:
@@ -185,4 +229,7 @@ def build(document: dict) -> CallCenterConfig:
     for qid, q in queues.items():
         check(q.failover, f"queues.{qid}.failover")
         check(q.exit_target, f"queues.{qid}.exit_target")
-    return CallCenterConfig(routes, menus, queues)
+    for tid, cond in conditions.items():
+        check(cond.open_target, f"time_conditions.{tid}.open")
+        check(cond.closed_target, f"time_conditions.{tid}.closed")
+    return CallCenterConfig(routes, menus, queues, conditions)

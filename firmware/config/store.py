@@ -141,13 +141,14 @@ class ConfigStore:
         rows = (self.read_document().get("extensions") or {}).values()
         return sorted(rows, key=lambda e: e["number"])
 
-    CALLCENTER_TABLES = ("routes", "menus", "queues")
+    CALLCENTER_TABLES = ("routes", "menus", "queues", "time_conditions")
 
     def replace_callcenter(self, tables: dict) -> None:
         """Replace routes, menus and queues at once (all valid, or nothing)."""
         unknown = set(tables) - set(self.CALLCENTER_TABLES)
         if unknown:
-            raise ConfigError(sorted(unknown)[0], "is not a call-center table (routes, menus, queues)")
+            raise ConfigError(sorted(unknown)[0], "is not a call-center table (routes, menus, queues, "
+                                                  "time_conditions)")
         with self._locked():
             doc = AtomicJSONStorage(self.path).read() or {}
             for name in self.CALLCENTER_TABLES:
@@ -160,6 +161,17 @@ class ConfigStore:
     def callcenter_tables(self) -> dict:
         doc = self.read_document()
         return {name: list((doc.get(name) or {}).values()) for name in self.CALLCENTER_TABLES}
+
+    def set_override(self, condition_id: str, mode: str | None) -> None:
+        """Day/night override of one time condition (feature code or control API)."""
+        from tinydb import Query
+        if mode not in (None, "open", "closed"):
+            raise ConfigError(f"time_conditions.{condition_id}.override", "must be open, closed or empty")
+        with self.write() as db:
+            table = db.table("time_conditions")
+            if not table.search(Query().id == condition_id):
+                raise ConfigError(f"time_conditions.{condition_id}", "no such time condition")
+            table.update({"override": mode}, Query().id == condition_id)
 
     def update_settings(self, **changes) -> dict:
         """Change settings fields; refused changes raise and save nothing."""

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 AGENT_LOGIN_CODE = "*45"   # FreePBX's queue toggle code
 AGENT_PAUSE_CODE = "*46"
+NIGHT_MODE_CODE = "*28"    # FreePBX's call flow (day/night) toggle
 TICK_S = 0.2
 
 
@@ -59,7 +60,9 @@ class ContactCenter:
     """
 
     def __init__(self, engine, prompt_path: Callable[[str], Path], records: RecordStore,
-                 recordings: Recordings, clock: Callable[[], float] = time.time):
+                 recordings: Recordings, clock: Callable[[], float] = time.time,
+                 set_override: Callable[[str, str | None], None] | None = None):
+        self.set_override = set_override
         self.engine = engine
         self.recordings = recordings
         self._recording_legs: dict[int, str] = {}              # leg -> uid, while its part is open
@@ -71,7 +74,9 @@ class ContactCenter:
         self.stats: dict[str, QueueStats] = {}
         self._stats_day = None
         self.routes: dict = {}
+        self.time_conditions: dict = {}
         self.center = cc.CallCenter(menus={}, queues={}, board=self.board, extensions=set(),
+                                    time_condition=self._choose_time_condition,
                                     on_record=self._on_record, on_queue_event=self._on_queue_event)
         self._calls: dict[str, _Call] = {}
         self._leg_role: dict[int, tuple[str, str]] = {}   # leg -> (uid, extension or "" for the caller)
@@ -83,6 +88,7 @@ class ContactCenter:
     def configure(self, config: CallCenterConfig, extensions: set[str], agent_names: dict[str, str]) -> None:
         """Apply new routes/menus/queues; callers in progress keep their place."""
         self.routes = dict(config.routes)
+        self.time_conditions = dict(config.time_conditions)
         self.center.menus = dict(config.menus)
         self.center.extensions = set(extensions)
         queues = self.center.queues
@@ -99,12 +105,17 @@ class ContactCenter:
                 self.board.agents[ext].name = name
         self._rebuild_stats_if_new_day()
 
+    def _choose_time_condition(self, condition_id: str, now: datetime):
+        target, reason = self.time_conditions[condition_id].choose(now)
+        log.info("time condition %s: %s -> %s", condition_id, reason, target)
+        return target
+
     def _last_agent(self, caller: str, days: int) -> str | None:
         return self.records.last_agent(caller, self.clock() - days * 86400)
 
     # -- engine's route hook -------------------------------------------------
     def route(self, dialed: str, caller: str):
-        if dialed in self.routes or dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE):
+        if dialed in self.routes or dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE, NIGHT_MODE_CODE):
             return self
         return None
 
@@ -112,6 +123,10 @@ class ContactCenter:
     def leg_incoming(self, leg: int, caller: str, dialed: str) -> None:
         if dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE):
             self._feature_legs[leg] = self._agent_feature(caller, dialed)
+            self.engine.answer(leg)
+            return
+        if dialed == NIGHT_MODE_CODE:
+            self._feature_legs[leg] = self._toggle_night_mode(caller)
             self.engine.answer(leg)
             return
         uid = f"{int(self.clock())}-{next(self._uids)}"
@@ -252,6 +267,18 @@ class ContactCenter:
         parts = self._recording_parts.pop(uid, None)
         if parts is not None:
             self.recordings.finish(*parts)
+
+    # -- day/night -------------------------------------------------------------
+    def _toggle_night_mode(self, extension: str) -> str:
+        """*28: force every time condition closed, or back to its schedule."""
+        if not self.time_conditions or self.set_override is None:
+            return "not-available"
+        night = any(t.override and t.override.mode == "closed" for t in self.time_conditions.values())
+        mode = None if night else "closed"
+        for condition_id in list(self.time_conditions):
+            self.set_override(condition_id, mode)   # reloads the config, and with it our conditions
+        log.info("extension %s set night mode %s", extension, "off" if night else "on")
+        return "night-mode-off" if night else "night-mode-on"
 
     # -- agents --------------------------------------------------------------
     def _agent_feature(self, extension: str, code: str) -> str:

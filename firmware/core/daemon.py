@@ -48,7 +48,10 @@ class CoreDaemon:
         )
         self.records = RecordStore(paths.data / "records.db")
         self.recordings = Recordings(paths.data / "recordings")
-        self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records, self.recordings)
+        self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records, self.recordings,
+                                     set_override=self._set_override)
+        self.engine.commands["override"] = lambda args: self._set_override(
+            str(args.get("id")), args.get("mode") or None)
         self.engine.route_hook = self.contact.route
         self.engine.commands["callcenter-status"] = lambda args: self.contact.snapshot()
         self.engine.commands["agent"] = lambda args: self.contact.agent_command(
@@ -65,6 +68,12 @@ class CoreDaemon:
                                {e["number"] for e in extensions},
                                {e["number"]: e.get("name", "") for e in extensions})
 
+    def _set_override(self, condition_id: str, mode: str | None) -> dict:
+        """Owner thread: store the day/night override, then apply it."""
+        self.store.set_override(condition_id, mode)
+        self.engine.reload()
+        return {"id": condition_id, "override": mode or "auto"}
+
     def handle_command(self, cmd: str, args: dict):
         """Control socket entry point (control threads)."""
         if cmd == "ping":
@@ -80,7 +89,7 @@ class CoreDaemon:
             status["version"] = __version__
             status["callcenter"] = self.engine.request("callcenter-status")
             return status
-        if cmd in ("reload", "originate", "hangup"):
+        if cmd in ("reload", "originate", "hangup", "override"):
             return self.engine.request(cmd, args)
         if cmd in ("agent-login", "agent-logout", "agent-pause", "agent-unpause"):
             return self.engine.request("agent", {**args, "action": cmd.split("-", 1)[1]})

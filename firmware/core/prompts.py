@@ -40,6 +40,12 @@ PROMPTS = {
     "agent-logged-out": {"en": "You are logged out.", "zh_CN": "您已签出。"},
     "agent-paused": {"en": "You are paused.", "zh_CN": "您已暂停接听。"},
     "agent-unpaused": {"en": "You are available again.", "zh_CN": "您已恢复接听。"},
+    "night-mode-on": {"en": "Night mode is on.", "zh_CN": "夜间模式已开启。"},
+    "night-mode-off": {"en": "Night mode is off.", "zh_CN": "夜间模式已关闭。"},
+    "closed": {
+        "en": "Thank you for calling. We are closed now. Please call again during business hours.",
+        "zh_CN": "感谢您的来电。现在是非营业时间，请在营业时间内再拨。",
+    },
 }
 # Made by code, in every language directory: a calm two-tone pattern.
 MUSIC = ("hold-music",)

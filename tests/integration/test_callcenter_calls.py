@@ -293,3 +293,30 @@ def test_recording_cut_by_a_crash_is_readable_after_restart(tmp_path):
         assert "recovered 1 recordings" in box2.log()
     finally:
         stop_box(box2)
+
+
+def test_night_mode_feature_code_and_override_switch_the_route(ccbox, tmp_path):
+    box = ccbox
+    tables = json.loads(json.dumps(TABLES))
+    tables["time_conditions"] = [{"id": "hours", "timezone": "Asia/Shanghai",
+                                  "hours": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                                  "open": "menu:main", "closed": "announcement:closed"}]
+    tables["routes"].append({"number": "800", "target": "time_condition:hours"})
+    (tmp_path / "t.json").write_text(json.dumps(tables))
+    run_cli(box.data, "callcenter", "load", str(tmp_path / "t.json"))
+    before = len(_records(box))
+    # Open all day: the caller reaches the menu and hangs up there.
+    box.phone("102", "--call", f"sip:800@{box.proxy}", "--duration", "2")
+    # *28 from a phone: night mode on.
+    toggled = box.phone("101", "--call", f"sip:*28@{box.proxy}", "--duration", "8")
+    assert toggled.last("done")["answered"]
+    assert "night-mode" not in json.dumps(box.status())  # state lives in the config, not status
+    closed = box.phone("102", "--call", f"sip:800@{box.proxy}", "--duration", "20")
+    assert closed.last("done")["answered"]
+    box.cli("override", "hours", "auto")
+    box.phone("102", "--call", f"sip:800@{box.proxy}", "--duration", "2")
+    time.sleep(0.5)
+    records = [r for r in _new_records(box, before) if r["route"] == "time_condition:hours"]
+    assert [r["disposition"] for r in records] == ["abandoned-in-ivr", "hangup", "abandoned-in-ivr"]
+    # The closed message ended the call from the box's side, well before 20 s.
+    assert records[1]["ended"] - records[1]["arrived"] < 15

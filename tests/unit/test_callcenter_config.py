@@ -65,3 +65,28 @@ def test_removing_an_extension_that_a_queue_uses_is_refused(store):
         extensions.remove(store, "202")
     assert err.value.field == "queues.sales.members"
     assert extensions.get(store, "202")
+
+
+def test_time_conditions_build_and_name_bad_fields(store):
+    tables = copy.deepcopy(TABLES)
+    tables["time_conditions"] = [{"id": "hours", "timezone": "Asia/Shanghai",
+                                  "hours": {"mon": ["09:00-18:00"]}, "holidays": ["2026-10-01"],
+                                  "open": "menu:main", "closed": "announcement:closed"}]
+    tables["routes"].append({"number": "800", "target": "time_condition:hours"})
+    store.replace_callcenter(tables)
+    cc = build(store.read_document())
+    assert cc.routes["800"] == Target(TargetKind.TIME_CONDITION, "hours")
+    store.set_override("hours", "closed")
+    assert build(store.read_document()).time_conditions["hours"].override.mode == "closed"
+    for change, field in [
+        (lambda t: t["time_conditions"][0].update(hours={"mon": ["18:00-09:00"]}), "time_conditions.hours.hours.mon"),
+        (lambda t: t["time_conditions"][0].update(holidays=["2026-13-01"]), "time_conditions.hours.holidays"),
+        (lambda t: t["time_conditions"][0].update(open="menu:none"), "time_conditions.hours.open"),
+        (lambda t: t["time_conditions"][0].update(timezone="Mars/Base"), "time_conditions.hours.timezone"),
+        (lambda t: t["routes"][1].update(target="time_condition:other"), "routes.800.target"),
+    ]:
+        bad = copy.deepcopy(tables)
+        change(bad)
+        with pytest.raises(ConfigError) as err:
+            store.replace_callcenter(bad)
+        assert err.value.field == field, err.value
