@@ -188,6 +188,22 @@ def _print_status(status: dict) -> None:
     print(f"calls: {len(status['calls'])}")
     for c in status["calls"]:
         print(f"  #{c['id']} {c['direction']} {c['caller']} -> {c['dialed']} [{c['app']}] {c['state']} {c['duration']} s")
+    center = status.get("callcenter") or {}
+    today = {t["queue"]: t for t in center.get("today", [])}
+    for q in center.get("queues", []):
+        t = today.get(q["id"], {})
+        pct = lambda v: "-" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+        secs = lambda v: "-" if v is None else f"{v:.0f} s"  # noqa: E731
+        print(f"queue {q['id']} ({q['strategy']}): {q['waiting']} waiting, longest {q['longest_wait_s']} s")
+        print(f"  today: offered {t.get('offered', 0)}, answered {t.get('answered', 0)}, "
+              f"abandoned {t.get('abandoned', 0)} ({pct(t.get('abandon_rate'))}), "
+              f"service level {pct(t.get('service_level'))} within {t.get('service_level_threshold_s', 15):.0f} s "
+              f"({pct(t.get('service_level_with_abandons'))} counting abandons), "
+              f"ASA {secs(t.get('average_speed_of_answer_s'))}, talk {secs(t.get('average_talk_time_s'))}")
+    for a in center.get("agents", []):
+        reason = f" ({a['pause_reason']})" if a["pause_reason"] else ""
+        print(f"  agent {a['extension']} {a['name']}: {a['state']}{reason} for {a['in_state_s']} s, "
+              f"{a['calls']} calls, talk {a['talk_time_s']} s")
 
 
 def main(argv: list[str] | None = None) -> int:
