@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from firmware.config.callcenter import CallCenterConfig
+from firmware.core.prompts import MAX_SPOKEN_POSITION
 from firmware.errors import CapacityError, ControlError
 from firmware.records.recordings import Recordings
 from firmware.records.store import RecordStore
@@ -223,7 +224,18 @@ class ContactCenter:
         elif isinstance(action, cc.StartRecording):
             self._start_recording(action.uid, call, action.extension)
         elif isinstance(action, cc.Announce):
-            log.debug("caller %s is number %d in the queue", action.uid, action.position)
+            self._announce(action, call)
+
+    def _announce(self, action: cc.Announce, call: _Call) -> None:
+        """Tell a waiting caller their place, then back to the hold music."""
+        prompt = (f"position-{action.position}" if action.position <= MAX_SPOKEN_POSITION else "please-hold")
+        uid, leg = action.uid, call.caller_leg
+
+        def resume():
+            live = self.center.calls.get(uid)
+            if live is not None and live.stage is cc.Stage.QUEUE:
+                self.engine.play(leg, self.prompt_path(cc.HOLD_MUSIC), loop=True)
+        self.engine.play(leg, self.prompt_path(prompt), on_done=resume)
 
     def _ring(self, action: cc.Ring, call: _Call) -> None:
         uid, ext = action.uid, action.extension

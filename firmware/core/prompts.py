@@ -47,6 +47,12 @@ PROMPTS = {
         "zh_CN": "感谢您的来电。现在是非营业时间，请在营业时间内再拨。",
     },
 }
+for _n in range(1, 10):
+    PROMPTS[f"position-{_n}"] = {
+        "en": f"You are number {_n} in the queue. Please hold.",
+        "zh_CN": f"您前面还有{_n - 1}位客户，请稍候。" if _n > 1 else "您是下一位，请稍候。",
+    }
+MAX_SPOKEN_POSITION = 9
 # Made by code, in every language directory: a calm two-tone pattern.
 MUSIC = ("hold-music",)
 VOICES = {"en": "en-us", "zh_CN": "cmn"}

@@ -320,3 +320,17 @@ def test_night_mode_feature_code_and_override_switch_the_route(ccbox, tmp_path):
     assert [r["disposition"] for r in records] == ["abandoned-in-ivr", "hangup", "abandoned-in-ivr"]
     # The closed message ended the call from the box's side, well before 20 s.
     assert records[1]["ended"] - records[1]["arrived"] < 15
+
+
+def test_waiting_caller_hears_their_position(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, announce_every_s=3, join_empty=True, leave_when_empty=False)
+    _login_only(box)
+    heard_path = tmp_path / "waiting.wav"
+    result = box.phone("103", "--call", f"sip:700@{box.proxy}", "--record", str(heard_path),
+                       "--duration", "9", "--wait", "20")
+    assert result.last("done")["answered"]
+    prompt = read_wav(box.data / "prompts" / "en" / "position-1.wav")
+    peak, lag = best_correlation(prompt[: int(1.5 * 8000)], read_wav(heard_path), max_lag_s=7)
+    assert peak > 0.7, f"position announcement not heard ({peak:.2f})"
+    assert 2.5 < lag < 5, lag   # after ~3 s of hold music
