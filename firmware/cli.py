@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("extension")
     agent.add_argument("--reason", default="break")
 
+    vm = sub.add_parser("voicemail", help="mailbox PINs and messages")
+    vsub = vm.add_subparsers(dest="action", required=True)
+    vpin = vsub.add_parser("pin", help="set a mailbox's PIN (4-8 digits)")
+    vpin.add_argument("mailbox")
+    vpin.add_argument("--pin", help="default: asked without echo")
+    vlist = vsub.add_parser("list", help="messages in a mailbox, newest first")
+    vlist.add_argument("mailbox")
+
     override = sub.add_parser("override", help="day/night: force a time condition open or closed")
     override.add_argument("id")
     override.add_argument("mode", choices=["open", "closed", "auto"])
@@ -155,6 +163,26 @@ def _cmd_settings(args, paths: BoxPaths) -> int:
     store.update_settings(**{args.field: _coerce(args.value)})
     print(f"{args.field} set")
     print(_apply(paths, store))
+    return 0
+
+
+def _cmd_voicemail(args, paths: BoxPaths) -> int:
+    from firmware.config.callcenter import build
+    from firmware.records.voicemail import Voicemail, hash_pin
+    store = ConfigStore(paths.data).open()
+    if args.mailbox not in build(store.read_document()).mailboxes:
+        raise ConfigError(f"voicemail.{args.mailbox}", "no such mailbox (an extension number or a voicemail id)")
+    if args.action == "pin":
+        import getpass
+        pin = args.pin if args.pin is not None else getpass.getpass("new PIN: ")
+        store.set_mailbox_pin(args.mailbox, hash_pin(pin))
+        print(f"PIN of mailbox {args.mailbox} set")
+        print(_apply(paths, store))
+        return 0
+    for message in Voicemail(paths.data / "voicemail").messages(args.mailbox):
+        from datetime import datetime
+        when = datetime.fromtimestamp(message.time).strftime("%Y-%m-%d %H:%M")
+        print(f"{when}  from {message.caller:<16} {message.seconds:5.1f} s  {message.id}")
     return 0
 
 
@@ -248,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_extension(args, paths)
         if args.command == "settings":
             return _cmd_settings(args, paths)
+        if args.command == "voicemail":
+            return _cmd_voicemail(args, paths)
         if args.command == "override":
             result = ControlClient(paths.control_socket).request(
                 "override", id=args.id, mode=None if args.mode == "auto" else args.mode)

@@ -47,6 +47,7 @@ class CallCenterConfig:
     menus: dict[str, ivr.Menu]
     queues: dict[str, QueueConfig]
     time_conditions: dict[str, tc.TimeCondition] = field(default_factory=dict)
+    mailboxes: dict[str, str | None] = field(default_factory=dict)   # id -> PIN hash
 
 
 def _target(value, field: str) -> Target:
@@ -212,8 +213,18 @@ def build(document: dict) -> CallCenterConfig:
         _check_keys(rec, {"number", "target", "name"}, f"routes.{number}")
         routes[number] = _target(rec.get("target"), f"routes.{number}.target")
 
+    mailboxes: dict[str, str | None] = {number: None for number in extensions}
+    for rec in (document.get("voicemail") or {}).values():
+        box = rec.get("id")
+        if not isinstance(box, str) or not ID.match(box):
+            raise ConfigError("voicemail.?.id", "must be 1-32 lowercase letters, digits, '-' or '_'")
+        _check_keys(rec, {"id", "name", "pin"}, f"voicemail.{box}")
+        pin = rec.get("pin")
+        if pin is not None and (not isinstance(pin, str) or not pin.startswith("pbkdf2$")):
+            raise ConfigError(f"voicemail.{box}.pin", "must be set with 'smallpbx voicemail pin'")
+        mailboxes[box] = pin
     known = {TargetKind.MENU: set(menus), TargetKind.QUEUE: set(queues), TargetKind.EXTENSION: extensions,
-             TargetKind.TIME_CONDITION: set(conditions)}
+             TargetKind.TIME_CONDITION: set(conditions), TargetKind.VOICEMAIL: set(mailboxes)}
 
     def check(target: Target | None, field: str) -> None:
         if target is not None and target.kind in known and target.ref not in known[target.kind]:
@@ -232,4 +243,4 @@ def build(document: dict) -> CallCenterConfig:
     for tid, cond in conditions.items():
         check(cond.open_target, f"time_conditions.{tid}.open")
         check(cond.closed_target, f"time_conditions.{tid}.closed")
-    return CallCenterConfig(routes, menus, queues, conditions)
+    return CallCenterConfig(routes, menus, queues, conditions, mailboxes)

@@ -93,7 +93,7 @@ def validate(document: dict) -> None:
     """Raise :class:`ConfigError` unless ``document`` is a valid config."""
     if not isinstance(document, dict):
         raise ConfigError("(document)", "must be an object of tables")
-    unknown = set(document) - {"settings", "extensions", "routes", "menus", "queues", "time_conditions"}
+    unknown = set(document) - {"settings", "extensions", "routes", "menus", "queues", "time_conditions", "voicemail"}
     if unknown:
         raise ConfigError(sorted(unknown)[0], "is not a known table")
     settings_rows = list((document.get("settings") or {}).values())

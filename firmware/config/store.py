@@ -173,6 +173,16 @@ class ConfigStore:
                 raise ConfigError(f"time_conditions.{condition_id}", "no such time condition")
             table.update({"override": mode}, Query().id == condition_id)
 
+    def set_mailbox_pin(self, mailbox: str, pin_hash: str) -> None:
+        """Set a mailbox's PIN hash (an extension's mailbox or a named one)."""
+        from tinydb import Query
+        with self.write() as db:
+            table = db.table("voicemail")
+            if table.search(Query().id == mailbox):
+                table.update({"pin": pin_hash}, Query().id == mailbox)
+            else:
+                table.insert({"id": mailbox, "pin": pin_hash})
+
     def update_settings(self, **changes) -> dict:
         """Change settings fields; refused changes raise and save nothing."""
         with self.write() as db:

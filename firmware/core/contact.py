@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from firmware.config.callcenter import CallCenterConfig
 from firmware.core.prompts import MAX_SPOKEN_POSITION
 from firmware.errors import CapacityError, ControlError
 from firmware.records.recordings import Recordings
+from firmware.records.voicemail import Voicemail
 from firmware.records.store import RecordStore
 from firmware.telephony import callcenter as cc
 from firmware.telephony.agents import AgentBoard, AgentError, AgentState
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 AGENT_LOGIN_CODE = "*45"   # FreePBX's queue toggle code
 AGENT_PAUSE_CODE = "*46"
 NIGHT_MODE_CODE = "*28"    # FreePBX's call flow (day/night) toggle
+VOICEMAIL_CODE = "*97"     # FreePBX: my voicemail
+FEATURE_CODES = (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE, NIGHT_MODE_CODE, VOICEMAIL_CODE)
 TICK_S = 0.2
 
 
@@ -62,8 +66,15 @@ class ContactCenter:
 
     def __init__(self, engine, prompt_path: Callable[[str], Path], records: RecordStore,
                  recordings: Recordings, clock: Callable[[], float] = time.time,
-                 set_override: Callable[[str, str | None], None] | None = None):
+                 set_override: Callable[[str, str | None], None] | None = None,
+                 voicemail: Voicemail | None = None):
         self.set_override = set_override
+        self.voicemail = voicemail
+        self.mailbox_pins: dict[str, str | None] = {}
+        self._playlists: dict[int, deque] = {}          # leg -> one-shot prompts waiting their turn
+        self._playing_once: set[int] = set()             # legs playing a one-shot prompt now
+        self._messages: dict[str, tuple] = {}            # uid -> (part, caller, started, leg)
+        self._listeners: dict[int, tuple] = {}           # leg -> (ListenSession, mailbox)
         self.engine = engine
         self.recordings = recordings
         self._recording_legs: dict[int, str] = {}              # leg -> uid, while its part is open
@@ -90,6 +101,8 @@ class ContactCenter:
         """Apply new routes/menus/queues; callers in progress keep their place."""
         self.routes = dict(config.routes)
         self.time_conditions = dict(config.time_conditions)
+        self.mailbox_pins = dict(config.mailboxes)
+        self.center.mailboxes = set(config.mailboxes) if self.voicemail else set()
         self.center.menus = dict(config.menus)
         self.center.extensions = set(extensions)
         queues = self.center.queues
@@ -116,7 +129,7 @@ class ContactCenter:
 
     # -- engine's route hook -------------------------------------------------
     def route(self, dialed: str, caller: str):
-        if dialed in self.routes or dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE, NIGHT_MODE_CODE):
+        if dialed in self.routes or dialed in FEATURE_CODES:
             return self
         return None
 
@@ -130,15 +143,21 @@ class ContactCenter:
             self._feature_legs[leg] = self._toggle_night_mode(caller)
             self.engine.answer(leg)
             return
+        if dialed == VOICEMAIL_CODE:
+            self._start_listening(leg, caller)
+            return
         uid = f"{int(self.clock())}-{next(self._uids)}"
         self._calls[uid] = _Call(leg)
         self._leg_role[leg] = (uid, "")
         self._run(self.center.incoming(uid, caller, "sip", self.routes[dialed], self.clock()))
 
     def leg_media_ready(self, leg: int) -> None:
+        if leg in self._listeners:
+            self._listen_run(leg, self._listeners[leg][0].start())
+            return
         if leg in self._feature_legs:
             prompt = self._feature_legs[leg]
-            self.engine.play(leg, self.prompt_path(prompt), on_done=lambda: self.engine.hangup(leg))
+            self._play(leg, self.prompt_path(prompt), report=lambda: self.engine.hangup(leg))
             return
         role = self._leg_role.get(leg)
         if role is None:
@@ -148,6 +167,9 @@ class ContactCenter:
         self._run(self.center.answered(uid, now) if not ext else self.center.agent_answered(uid, ext, now))
 
     def leg_digit(self, leg: int, digit: str) -> None:
+        if leg in self._listeners:
+            self._listen_run(leg, self._listeners[leg][0].digit(digit))
+            return
         role = self._leg_role.get(leg)
         if role and not role[1]:
             self._run(self.center.digit(role[0], digit, self.clock()))
@@ -156,6 +178,9 @@ class ContactCenter:
 
     def leg_ended(self, leg: int, status: int) -> None:
         self._feature_legs.pop(leg, None)
+        self._listeners.pop(leg, None)
+        self._playlists.pop(leg, None)
+        self._playing_once.discard(leg)
         self._recording_leg_closed(leg)
         role = self._leg_role.pop(leg, None)
         if role is None:
@@ -196,6 +221,9 @@ class ContactCenter:
                 log.exception("call center action %s failed", action)
 
     def _do(self, action) -> None:
+        if isinstance(action, cc.StopMessage):
+            self._stop_message(action.uid)
+            return
         call = self._calls.get(action.uid)
         if call is None:
             return
@@ -203,10 +231,12 @@ class ContactCenter:
             self.engine.answer(call.caller_leg)
         elif isinstance(action, cc.Play):
             uid = action.uid
-            self.engine.play(call.caller_leg, self.prompt_path(action.prompt), loop=action.loop,
-                             on_done=lambda: self._run(self.center.prompt_done(uid, self.clock())))
+            self._play(call.caller_leg, self.prompt_path(action.prompt), loop=action.loop,
+                       report=lambda: self._run(self.center.prompt_done(uid, self.clock())))
         elif isinstance(action, cc.StopPlay):
-            self.engine.stop_play(call.caller_leg)
+            self._stop(call.caller_leg)
+        elif isinstance(action, cc.StartMessage):
+            self._start_message(action, call)
         elif isinstance(action, cc.Ring):
             self._ring(action, call)
         elif isinstance(action, cc.StopRinging):
@@ -255,6 +285,89 @@ class ContactCenter:
                     self._calls[uid].connected != ext:
                 self.engine.hangup(leg)
         self.engine.call_later(action.timeout_s + 1.0, give_up)
+
+    # -- prompts, one after another --------------------------------------------
+    def _play(self, leg: int, path: Path, *, loop: bool = False, report: Callable[[], None] | None = None) -> None:
+        """Loops play at once; one-shot prompts queue behind the one playing,
+        and each reports when it has played to the end (the IVR counts them)."""
+        if loop:
+            self._stop(leg)
+            self.engine.play(leg, path, loop=True)
+            return
+        if leg in self._playing_once:
+            self._playlists.setdefault(leg, deque()).append((path, report))
+            return
+        self._start_once(leg, path, report)
+
+    def _start_once(self, leg: int, path: Path, report) -> None:
+        self._playing_once.add(leg)
+
+        def done():
+            self._playing_once.discard(leg)
+            if report is not None:
+                report()
+            queue = self._playlists.get(leg)
+            if queue and leg not in self._playing_once:
+                self._start_once(leg, *queue.popleft())
+        self.engine.play(leg, path, on_done=done)
+
+    def _stop(self, leg: int) -> None:
+        self._playlists.pop(leg, None)
+        self._playing_once.discard(leg)
+        self.engine.stop_play(leg)
+
+    # -- voicemail -------------------------------------------------------------
+    def _start_message(self, action: cc.StartMessage, call: _Call) -> None:
+        record = self.center.calls[action.uid].record
+        now = self.clock()
+        part = self.voicemail.new_part(action.mailbox, record.caller, now)
+        if not self.engine.record(call.caller_leg, part):
+            log.error("cannot record voicemail for %s", action.mailbox)
+        self._messages[action.uid] = (part, record.caller, now, call.caller_leg)
+        self._play(call.caller_leg, self.prompt_path("beep"))
+
+    def _stop_message(self, uid: str) -> None:
+        entry = self._messages.pop(uid, None)
+        if entry is None:
+            return
+        part, caller, started, leg = entry
+        self.engine.stop_record(leg)
+        self.voicemail.finish(part, caller, started)
+
+    def _start_listening(self, leg: int, extension: str) -> None:
+        from firmware.records.voicemail import check_pin
+        from firmware.telephony.voicemail import ListenSession
+        if self.voicemail is None or extension not in self.mailbox_pins:
+            self._feature_legs[leg] = "not-available"
+            self.engine.answer(leg)
+            return
+        stored = self.mailbox_pins.get(extension)
+        session = ListenSession([m.id for m in self.voicemail.messages(extension)],
+                                check_pin=lambda pin: check_pin(stored, pin))
+        self._listeners[leg] = (session, extension)
+        self.engine.answer(leg)
+
+    def _listen_run(self, leg: int, actions: list) -> None:
+        from firmware.telephony import voicemail as vm
+        entry = self._listeners.get(leg)
+        if entry is None:
+            return
+        session, mailbox = entry
+        report = lambda: self._listen_run(leg, session.prompt_done())  # noqa: E731
+        for action in actions:
+            if isinstance(action, vm.PlayPrompt):
+                self._play(leg, self.prompt_path(action.name), report=report)
+            elif isinstance(action, vm.PlayMessage):
+                message = next((m for m in self.voicemail.messages(mailbox) if m.id == action.message_id), None)
+                if message is not None:
+                    self._play(leg, message.path, report=report)
+            elif isinstance(action, vm.StopPlayback):
+                self._stop(leg)
+            elif isinstance(action, vm.DeleteMessage):
+                self.voicemail.delete(mailbox, action.message_id)
+            elif isinstance(action, vm.Finish):
+                log.info("voicemail %s: %s", mailbox, action.reason)
+                self.engine.call_later(0.5, lambda: self.engine.hangup(leg))
 
     # -- recording -----------------------------------------------------------
     def _start_recording(self, uid: str, call: _Call, extension: str) -> None:

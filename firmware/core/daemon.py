@@ -26,6 +26,7 @@ from firmware.paths import BoxPaths, Ports
 from firmware.proxy import kamailio
 from firmware.records.recordings import Recordings
 from firmware.records.store import RecordStore
+from firmware.records.voicemail import Voicemail
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ class CoreDaemon:
         )
         self.records = RecordStore(paths.data / "records.db")
         self.recordings = Recordings(paths.data / "recordings")
+        self.voicemail = Voicemail(paths.data / "voicemail")
         self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records, self.recordings,
-                                     set_override=self._set_override)
+                                     set_override=self._set_override, voicemail=self.voicemail)
         self.engine.commands["override"] = lambda args: self._set_override(
             str(args.get("id")), args.get("mode") or None)
         self.engine.route_hook = self.contact.route
@@ -121,6 +123,8 @@ class CoreDaemon:
         self.store.open()
         self.records.open()
         self.recordings.recover()
+        if self.voicemail.recover():
+            log.warning("kept voicemail messages cut short by a crash")
         self._sweep_recordings()
         ensure_default_prompts(self.paths.prompts)
         for sig in (signal.SIGTERM, signal.SIGINT):

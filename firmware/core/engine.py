@@ -523,6 +523,17 @@ class SipEngine:
         leg.recorder = recorder
         return True
 
+    def stop_record(self, call_id: int) -> None:
+        """Stop recording a leg; dropping the recorder finalises its WAV."""
+        leg = self._legs.get(call_id)
+        if leg is None or leg.recorder is None:
+            return
+        try:
+            leg.audio.stopTransmit(leg.recorder)
+        except pj.Error:
+            pass
+        leg.recorder = None
+
     def bridge(self, a: int, b: int) -> bool:
         """Connect two legs' audio both ways (the B2BUA's media join)."""
         leg_a, leg_b = self._legs.get(a), self._legs.get(b)

@@ -53,8 +53,24 @@ for _n in range(1, 10):
         "zh_CN": f"您前面还有{_n - 1}位客户，请稍候。" if _n > 1 else "您是下一位，请稍候。",
     }
 MAX_SPOKEN_POSITION = 9
+PROMPTS.update({
+    "vm-leave-message": {"en": "Please leave a message after the tone. Press hash when you are done.",
+                         "zh_CN": "请在提示音后留言，结束请按井号键。"},
+    "vm-saved": {"en": "Your message has been saved. Goodbye.", "zh_CN": "您的留言已保存，再见。"},
+    "vm-enter-pin": {"en": "Please enter your PIN, then press hash.", "zh_CN": "请输入密码，然后按井号键。"},
+    "vm-wrong-pin": {"en": "That PIN is not correct.", "zh_CN": "密码不正确。"},
+    "vm-options": {"en": "Press 5 to hear it again, 6 for the next message, 7 to delete it.",
+                   "zh_CN": "重听请按5，下一条请按6，删除请按7。"},
+    "vm-deleted": {"en": "Message deleted.", "zh_CN": "留言已删除。"},
+    "vm-no-more": {"en": "No more messages. Goodbye.", "zh_CN": "没有更多留言，再见。"},
+})
+for _n in range(0, 10):
+    PROMPTS[f"vm-count-{_n}"] = {
+        "en": f"You have {_n} message{'s' if _n != 1 else ''}." if _n < 9 else "You have 9 or more messages.",
+        "zh_CN": f"您有{_n}条留言。" if _n < 9 else "您有9条以上留言。",
+    }
 # Made by code, in every language directory: a calm two-tone pattern.
-MUSIC = ("hold-music",)
+MUSIC = ("hold-music", "beep")
 VOICES = {"en": "en-us", "zh_CN": "cmn"}
 RATE = 8000
 
@@ -75,7 +91,7 @@ def ensure_default_prompts(prompts_dir: Path) -> list[Path]:
             path = Path(prompts_dir) / lang / f"{name}.wav"
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, _music())
+                atomic_write_bytes(path, _music() if name == "hold-music" else _beep())
                 made.append(path)
     if made:
         log.info("made %d default prompts in %s", len(made), prompts_dir)
@@ -118,6 +134,11 @@ def _music() -> bytes:
             value = sum(math.sin(2 * math.pi * f * n / RATE) for f in chord) / 3
             samples.append(int(3000 * fade * value))
     return _wav(samples)
+
+
+def _beep() -> bytes:
+    """The tone before a voicemail message: 1 kHz, 0.4 s."""
+    return _wav([int(8000 * math.sin(2 * math.pi * 1000 * n / RATE)) for n in range(int(0.4 * RATE))])
 
 
 def _wav(samples: list[int]) -> bytes:

@@ -9,10 +9,8 @@ Each finished call yields its :class:`CallRecord`; every queue event goes
 to the queue log sink.
 
 Times are epoch seconds passed in by the caller; nothing here reads a clock
-or touches pjsua2. Not built yet: voicemail (a caller sent there hears a
-"not available" prompt and the call ends, recorded as VOICEMAIL), recording
-control, and spoken position announcements (the adapter gets
-:class:`Announce` and plays a generic "please hold" prompt).
+or touches pjsua2. A caller sent to voicemail hears the greeting, then
+speaks until they hang up, press # or reach two minutes.
 """
 from __future__ import annotations
 
@@ -32,6 +30,7 @@ DIRECT_RING_S = 30.0
 HOLD_MUSIC = "hold-music"
 UNAVAILABLE = "not-available"
 MAX_HOPS = 16
+MAX_MESSAGE_S = 120.0
 RECORD_KEYS = "*1"  # Asterisk's automixmon feature code  # a menu loop misconfigured onto itself must not spin forever
 
 
@@ -81,6 +80,19 @@ class StartRecording:
 
 
 @dataclass(frozen=True)
+class StartMessage:
+    """Start recording the caller's voicemail message for ``mailbox``."""
+
+    uid: str
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class StopMessage:
+    uid: str
+
+
+@dataclass(frozen=True)
 class Announce:
     uid: str
     position: int
@@ -100,6 +112,8 @@ class Stage(enum.Enum):
     RINGING = "ringing"      # a direct call to one extension
     CONNECTED = "connected"
     MESSAGE = "message"      # playing a last prompt, then hang up
+    VM_GREETING = "vm-greeting"    # "leave a message after the tone"
+    VM_RECORDING = "vm-recording"  # the caller is speaking
     ENDED = "ended"
 
 
@@ -115,6 +129,8 @@ class InboundCall:
     last_menu_choices: int = 0
     recording: bool = False
     agent_keys: str = ""
+    mailbox: str = ""
+    message_started: float = 0.0
 
 
 TimeConditionLookup = Callable[[str, datetime], Target]
@@ -129,6 +145,7 @@ class CallCenter:
         self.queues = queues
         self.board = board
         self.extensions = extensions
+        self.mailboxes: set[str] = set()
         self.time_condition = time_condition
         self.on_record = on_record
         self.on_queue_event = on_queue_event
@@ -153,6 +170,10 @@ class CallCenter:
             return self._menu(call, call.menu.handle(ivr.PromptFinished(rtime=now)), now)
         if call.stage is Stage.MESSAGE:
             return self._end(call, now, "message played") + [Hangup(uid, "message played")]
+        if call.stage is Stage.VM_GREETING:
+            call.stage = Stage.VM_RECORDING
+            call.message_started = now
+            return [StartMessage(uid, call.mailbox)]
         return []
 
     def digit(self, uid: str, digit: str, now: float) -> list:
@@ -163,7 +184,13 @@ class CallCenter:
             return self._menu(call, call.menu.handle(ivr.DigitPressed(digit, rtime=now)), now)
         if call.stage is Stage.QUEUE:
             return self._acd(self.queues[call.queue].exit_key(uid, digit, now), now)
+        if call.stage is Stage.VM_RECORDING and digit == "#":
+            return self._end_message(call)
         return []
+
+    def _end_message(self, call: InboundCall) -> list:
+        call.stage = Stage.MESSAGE
+        return [StopMessage(call.record.uid), Play(call.record.uid, "vm-saved")]
 
     def agent_digit(self, uid: str, extension: str, digit: str, now: float) -> list:
         """A key pressed by the connected agent: *1 starts an on-demand recording."""
@@ -222,6 +249,8 @@ class CallCenter:
             rec.disposition = Disposition.HANGUP
         elif call.stage is Stage.CONNECTED:
             actions = self._complete(call, now, "caller")
+        elif call.stage is Stage.VM_RECORDING:
+            actions = [StopMessage(uid)]
         return actions + self._end(call, now, "caller hung up")
 
     def agent_hung_up(self, uid: str, extension: str, now: float) -> list:
@@ -238,6 +267,8 @@ class CallCenter:
         for call in list(self.calls.values()):
             if call.stage is Stage.MENU:
                 actions += self._menu(call, call.menu.handle(ivr.Tick(rtime=now)), now)
+            elif call.stage is Stage.VM_RECORDING and now - call.message_started >= MAX_MESSAGE_S:
+                actions += self._end_message(call)
         return actions
 
     # -- internals ------------------------------------------------------------
@@ -270,7 +301,11 @@ class CallCenter:
             return [Play(uid, target.ref)]
         if kind is TargetKind.VOICEMAIL:
             call.record.disposition = Disposition.VOICEMAIL
-            return self._unavailable(call, now, keep_disposition=True)
+            if target.ref not in self.mailboxes:
+                return self._unavailable(call, now, keep_disposition=True)
+            call.stage = Stage.VM_GREETING
+            call.mailbox = target.ref
+            return [StopPlay(uid), Play(uid, "vm-leave-message")]
         if kind is TargetKind.HANGUP:
             return self._end(call, now, "hang up") + [Hangup(uid, "route ends")]
         return self._unavailable(call, now)

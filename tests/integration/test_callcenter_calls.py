@@ -16,9 +16,12 @@ from conftest import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_
 
 AGENTS = {"201": "Agent-one-pass", "202": "Agent-two-pass", "203": "Agent-three-pw"}
 TABLES = {
-    "routes": [{"number": "600", "target": "menu:main"}, {"number": "700", "target": "queue:sales"}],
+    "routes": [{"number": "600", "target": "menu:main"}, {"number": "700", "target": "queue:sales"},
+               {"number": "601", "target": "menu:quick"}, {"number": "900", "target": "voicemail:101"}],
     "menus": [{"id": "main", "prompt": "welcome", "choices": {"1": "queue:sales"}, "operator": "queue:sales",
-               "timeout_s": 4}],
+               "timeout_s": 4},
+              {"id": "quick", "prompt": "beep", "choices": {"1": "hangup"}, "operator": "queue:sales",
+               "timeout_s": 1, "timeout_prompt": "beep", "invalid_prompt": "beep", "direct_dial": False}],
     "queues": [{"id": "sales", "members": ["201", "202", "203"], "strategy": "rrmemory",
                 "ring_timeout_s": 6, "retry_s": 1, "wrapup_s": 1, "autopause_after": 2,
                 "failover": "hangup", "join_empty": False}],
@@ -334,3 +337,40 @@ def test_waiting_caller_hears_their_position(ccbox, tmp_path):
     peak, lag = best_correlation(prompt[: int(1.5 * 8000)], read_wav(heard_path), max_lag_s=7)
     assert peak > 0.7, f"position announcement not heard ({peak:.2f})"
     assert 2.5 < lag < 5, lag   # after ~3 s of hold music
+
+
+def test_silence_times_out_three_times_then_reaches_a_person(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
+    _login_only(box, "201")
+    agent = _agent(box, "201", "--duration", "30")
+    wait_for_event(agent, "ready")
+    before = len(_records(box))
+    caller = box.phone("103", "--call", f"sip:601@{box.proxy}", "--duration", "12", "--wait", "25")
+    assert caller.last("done")["answered"]
+    assert finish_phone(agent).last("done")["answered"], "three silences did not reach a person"
+    [rec] = _new_records(box, before)
+    assert json.loads(rec["ivr_choices"]) == [] and rec["agent"] == "201"
+    # beep 0.4 s + 1 s silence, then twice (beep, beep, 1 s): the agent rang after ~5 s.
+    assert 3 < rec["queue_entered"] - rec["arrived"] < 8
+
+
+def test_voicemail_left_then_heard_and_deleted_by_phone(ccbox, tmp_path):
+    box = ccbox
+    box.cli("voicemail", "pin", "101", "--pin", "4827")
+    message = noise_signal(14, seed=77)   # speaks through the greeting, into the message
+    left = box.phone("102", "--call", f"sip:900@{box.proxy}", "--duration", "11", "--wait", "20",
+                     "--play", str(write_wav(tmp_path / "msg.wav", message)))
+    assert left.last("done")["answered"]
+    listing = box.cli("voicemail", "list", "101").stdout.strip().splitlines()
+    assert len(listing) == 1 and "from 102" in listing[0]
+    heard_path = tmp_path / "heard.wav"
+    # PIN, then listen; 7 deletes the message.
+    listen = box.phone("101", "--call", f"sip:*97@{box.proxy}", "--dtmf", "4827# 7", "--dtmf-delay", "1",
+                       "--dtmf-gap", "9", "--record", str(heard_path), "--duration", "16", "--wait", "20")
+    assert listen.last("done")["answered"]
+    # What the caller played after the greeting and beep is what the owner heard.
+    assert best_correlation(message[8 * 8000: 9 * 8000], read_wav(heard_path), max_lag_s=12)[0] > 0.7
+    assert box.cli("voicemail", "list", "101").stdout.strip() == ""
+    records = [r for r in _records(box) if r["route"] == "voicemail:101"]
+    assert records[-1]["disposition"] == "voicemail"

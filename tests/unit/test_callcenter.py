@@ -106,7 +106,7 @@ def test_abandon_in_queue_and_in_ivr_are_told_apart():
     assert [e.event for e in events].count("ABANDON") == 2
 
 
-def test_nobody_logged_in_goes_to_failover_voicemail_not_built():
+def test_nobody_logged_in_goes_to_failover_and_an_unknown_mailbox_is_unavailable():
     cc, records, events = build(login=())
     cc.incoming("c7", "x", "sip", Q("sales"), 0)
     actions = cc.answered("c7", 0)

@@ -18,7 +18,8 @@ def test_default_prompts_are_8k_mono_and_made_once(tmp_path):
     for path in made:
         with wave.open(str(path)) as w:
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
-            assert w.getnframes() > 8000  # more than a second of speech
+            if path.stem != "beep":
+                assert w.getnframes() > 8000  # more than a second of speech
     assert prompts.ensure_default_prompts(tmp_path) == []
 
 
