@@ -93,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     vlist = vsub.add_parser("list", help="messages in a mailbox, newest first")
     vlist.add_argument("mailbox")
 
+    prompt = sub.add_parser("prompt", help="replace a voice prompt with your own recording")
+    psub = prompt.add_subparsers(dest="action", required=True)
+    pset = psub.add_parser("set", help="use a WAV or MP3 file for a prompt (converted to 8 kHz mono)")
+    pset.add_argument("name")
+    pset.add_argument("file", type=Path)
+    pset.add_argument("--lang", default="en", choices=["en", "zh_CN"])
+    preset = psub.add_parser("reset", help="go back to the default prompt")
+    preset.add_argument("name")
+    preset.add_argument("--lang", default="en", choices=["en", "zh_CN"])
+
     override = sub.add_parser("override", help="day/night: force a time condition open or closed")
     override.add_argument("id")
     override.add_argument("mode", choices=["open", "closed", "auto"])
@@ -276,6 +286,17 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_extension(args, paths)
         if args.command == "settings":
             return _cmd_settings(args, paths)
+        if args.command == "prompt":
+            from firmware.core.prompts import PROMPT_NAME, install_custom_prompt
+            if args.action == "set":
+                path = install_custom_prompt(paths.prompts, args.name, args.lang, args.file)
+                print(f"prompt {args.name} ({args.lang}) now plays {path.name} from {path.parent}")
+            else:
+                if not PROMPT_NAME.match(args.name):
+                    raise ConfigError("prompt.name", "must be letters, digits, '-' or '_'")
+                (paths.prompts / "custom" / args.lang / f"{args.name}.wav").unlink(missing_ok=True)
+                print(f"prompt {args.name} ({args.lang}) is the default again")
+            return 0
         if args.command == "voicemail":
             return _cmd_voicemail(args, paths)
         if args.command == "override":

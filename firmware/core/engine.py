@@ -375,11 +375,13 @@ class SipEngine:
         leg.answer(op)
 
     def _prompt_path(self, name: str) -> Path:
+        """The owner's own recording first, then the default, in the box's language."""
         language = self.settings.get("language", "en")
         for lang in (language, "en"):
-            path = self.prompts_dir / lang / f"{name}.wav"
-            if path.exists():
-                return path
+            for folder in (self.prompts_dir / "custom" / lang, self.prompts_dir / lang):
+                path = folder / f"{name}.wav"
+                if path.exists():
+                    return path
         return self.prompts_dir / "en" / f"{name}.wav"
 
     def _on_call_state(self, leg: _Leg) -> None:

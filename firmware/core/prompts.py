@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import shutil
 import struct
 import subprocess
@@ -16,6 +17,7 @@ import tempfile
 import wave
 from pathlib import Path
 
+from firmware.errors import ConfigError
 from firmware.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,43 @@ def ensure_default_prompts(prompts_dir: Path) -> list[Path]:
     if made:
         log.info("made %d default prompts in %s", len(made), prompts_dir)
     return made
+
+
+PROMPT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def install_custom_prompt(prompts_dir: Path, name: str, language: str, source: Path) -> Path:
+    """Convert an uploaded WAV/MP3 to 8 kHz mono and use it instead of the default.
+
+    The name and language are checked against fixed patterns and sox gets an
+    argument list (no shell), so nothing the owner types reaches a shell.
+    """
+    if not PROMPT_NAME.match(name):
+        raise ConfigError("prompt.name", "must be letters, digits, '-' or '_'")
+    if language not in VOICES:
+        raise ConfigError("prompt.language", f"must be one of {', '.join(VOICES)}")
+    source = Path(source)
+    if not source.is_file() or source.stat().st_size > MAX_UPLOAD_BYTES:
+        raise ConfigError("prompt.file", "must be an audio file of at most 20 MB")
+    if source.suffix.lower() not in (".wav", ".mp3"):
+        raise ConfigError("prompt.file", "must be a .wav or .mp3 file")
+    sox = shutil.which("sox")
+    if not sox:
+        raise ConfigError("prompt.file", "sox is not installed, so audio cannot be converted")
+    target = Path(prompts_dir) / "custom" / language / f"{name}.wav"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        result = subprocess.run([sox, "--", str(source), "-r", str(RATE), "-c", "1", "-b", "16", str(out)],
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0 or not out.exists():
+            raise ConfigError("prompt.file", f"could not be read as audio: {result.stderr.strip()[:200]}")
+        with wave.open(str(out)) as w:
+            if w.getnframes() < RATE // 10:
+                raise ConfigError("prompt.file", "is shorter than 0.1 s")
+        atomic_write_bytes(target, out.read_bytes())
+    return target
 
 
 def _speak(text: str, voice: str) -> bytes | None:

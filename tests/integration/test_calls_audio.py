@@ -90,3 +90,17 @@ def test_unknown_number_is_not_found(box):
     assert result.last("done")["last_code"] == 404, result.events
     time.sleep(0.2)
     assert box.status()["calls"] == []
+
+
+def test_an_uploaded_prompt_is_what_callers_hear(box, tmp_path):
+    own = noise_signal(3, seed=61)
+    upload = write_wav(tmp_path / "own.wav", own)
+    box.cli("prompt", "set", "playback-test", str(upload))
+    try:
+        heard_path = tmp_path / "heard.wav"
+        result = box.phone("101", "--call", f"sip:*44@{box.proxy}", "--record", str(heard_path), "--duration", "10")
+        assert result.last("done")["answered"]
+        ok, peaks = heard(own, read_wav(heard_path))
+        assert ok, peaks
+    finally:
+        box.cli("prompt", "reset", "playback-test")

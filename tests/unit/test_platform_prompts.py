@@ -28,3 +28,32 @@ def test_tones_stand_in_when_speech_is_impossible(tmp_path, monkeypatch):
     made = prompts.ensure_default_prompts(tmp_path)
     with wave.open(str(made[0])) as w:
         assert w.getframerate() == 8000 and w.getnframes() == 3 * (8000 // 3 + 8000 // 6)
+
+
+def test_an_uploaded_prompt_is_converted_and_replaces_the_default(tmp_path):
+    import shutil as _shutil
+    import subprocess
+
+    import pytest
+
+    from firmware.errors import ConfigError
+    if not _shutil.which("sox"):
+        pytest.skip("sox missing")
+    source = tmp_path / "my greeting.mp3"
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", "1.5", "sine", "440"], check=True)
+    out = prompts.install_custom_prompt(tmp_path / "prompts", "welcome", "zh_CN", source)
+    assert out == tmp_path / "prompts" / "custom" / "zh_CN" / "welcome.wav"
+    with wave.open(str(out)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+        assert abs(w.getnframes() - 12000) < 400
+    for name, lang, src, field in [("../../etc/x", "en", source, "prompt.name"),
+                                   ("welcome", "fr", source, "prompt.language"),
+                                   ("welcome", "en", tmp_path / "missing.wav", "prompt.file")]:
+        with pytest.raises(ConfigError) as err:
+            prompts.install_custom_prompt(tmp_path / "prompts", name, lang, src)
+        assert err.value.field == field
+    bad = tmp_path / "-evil.wav"
+    bad.write_text("not audio")
+    with pytest.raises(ConfigError) as err:
+        prompts.install_custom_prompt(tmp_path / "prompts", "welcome", "en", bad)
+    assert err.value.field == "prompt.file"
