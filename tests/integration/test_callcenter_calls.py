@@ -374,3 +374,18 @@ def test_voicemail_left_then_heard_and_deleted_by_phone(ccbox, tmp_path):
     assert box.cli("voicemail", "list", "101").stdout.strip() == ""
     records = [r for r in _records(box) if r["route"] == "voicemail:101"]
     assert records[-1]["disposition"] == "voicemail"
+
+
+def test_sip_info_dtmf_drives_the_menu_too(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
+    _login_only(box, "202")
+    agent = _agent(box, "202", "--duration", "30")
+    wait_for_event(agent, "ready")
+    before = len(_records(box))
+    caller = box.phone("101", "--call", f"sip:600@{box.proxy}", "--dtmf", "1", "--dtmf-method", "info",
+                       "--dtmf-delay", "1", "--duration", "6", "--wait", "20")
+    assert caller.last("dtmf")["method"] == "info"
+    assert finish_phone(agent).last("done")["answered"]
+    [rec] = _new_records(box, before)
+    assert json.loads(rec["ivr_choices"]) == ["1"] and rec["agent"] == "202"

@@ -104,6 +104,8 @@ def main():
                    "groups separated by spaces are sent --dtmf-gap seconds apart")
     p.add_argument("--dtmf-delay", type=float, default=1.0)
     p.add_argument("--dtmf-gap", type=float, default=2.0)
+    p.add_argument("--dtmf-method", choices=["rfc2833", "info"], default="rfc2833",
+                   help="info: SIP INFO application/dtmf-relay")
     p.add_argument("--ring-only", action="store_true", help="let incoming calls ring, never answer")
     p.add_argument("--wait", type=float, default=15.0)
     args = p.parse_args()
@@ -169,8 +171,14 @@ def main():
             for group in args.dtmf.split():
                 pump(delay, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
                 if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
-                    call.dialDtmf(group)
-                    emit(event="dtmf", digits=group)
+                    if args.dtmf_method == "info":
+                        prm = pj.CallSendDtmfParam()
+                        prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+                        prm.digits = group
+                        call.sendDtmf(prm)
+                    else:
+                        call.dialDtmf(group)
+                    emit(event="dtmf", digits=group, method=args.dtmf_method)
                 delay = args.dtmf_gap
             pump(args.duration, lambda: call.state == pj.PJSIP_INV_STATE_DISCONNECTED)
             if call.state != pj.PJSIP_INV_STATE_DISCONNECTED:
