@@ -15,6 +15,7 @@ imports pjsua2: the engine is its only way to the calls.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections import deque
 import time
@@ -24,8 +25,9 @@ from pathlib import Path
 from typing import Callable
 
 from firmware.config.callcenter import CallCenterConfig
-from firmware.core.prompts import MAX_SPOKEN_POSITION
+from firmware.core.prompts import MAX_SPOKEN_MINUTES, MAX_SPOKEN_POSITION
 from firmware.errors import CapacityError, ControlError
+from firmware.fsutil import atomic_write_text
 from firmware.records.recordings import Recordings
 from firmware.records.voicemail import Voicemail
 from firmware.records.store import RecordStore
@@ -67,8 +69,10 @@ class ContactCenter:
     def __init__(self, engine, prompt_path: Callable[[str], Path], records: RecordStore,
                  recordings: Recordings, clock: Callable[[], float] = time.time,
                  set_override: Callable[[str, str | None], None] | None = None,
-                 voicemail: Voicemail | None = None):
+                 voicemail: Voicemail | None = None, agents_file: Path | None = None):
         self.set_override = set_override
+        self.agents_file = agents_file
+        self._saved_agents: dict | None = None
         self.voicemail = voicemail
         self.mailbox_pins: dict[str, str | None] = {}
         self._playlists: dict[int, deque] = {}          # leg -> one-shot prompts waiting their turn
@@ -211,6 +215,39 @@ class ContactCenter:
         self._last_tick = now
         self._rebuild_stats_if_new_day()
         self._run(self.center.tick(now))
+        self._save_agents()
+
+    # -- agents survive a restart (Asterisk keeps dynamic members in astdb) -----
+    def _agent_logins(self) -> dict:
+        return {a.extension: {"paused": a.pause_reason if a.state is AgentState.PAUSED or a.pause_reason else ""}
+                for a in self.board.agents.values() if a.state is not AgentState.LOGGED_OUT}
+
+    def _save_agents(self) -> None:
+        if self.agents_file is None:
+            return
+        current = self._agent_logins()
+        if current != self._saved_agents:
+            atomic_write_text(self.agents_file, json.dumps(current, sort_keys=True))
+            self._saved_agents = current
+
+    def restore_agents(self) -> None:
+        """Log agents back in (and paused) as they were before a restart."""
+        if self.agents_file is None or not self.agents_file.exists():
+            return
+        try:
+            saved = json.loads(self.agents_file.read_text())
+        except ValueError:
+            log.error("%s is unreadable: agents start logged out", self.agents_file)
+            return
+        now = self.clock()
+        for extension, state in saved.items():
+            if extension not in self.center.extensions:
+                continue
+            self.board.login(extension, now)
+            if state.get("paused"):
+                self.board.pause(extension, now, state["paused"])
+        self._saved_agents = self._agent_logins()
+        log.info("restored %d agent logins", len(self._saved_agents))
 
     # -- carrying out actions ------------------------------------------------
     def _run(self, actions: list) -> None:
@@ -257,15 +294,22 @@ class ContactCenter:
             self._announce(action, call)
 
     def _announce(self, action: cc.Announce, call: _Call) -> None:
-        """Tell a waiting caller their place, then back to the hold music."""
-        prompt = (f"position-{action.position}" if action.position <= MAX_SPOKEN_POSITION else "please-hold")
+        """Tell a waiting caller their place and expected wait, then back to the music."""
+        prompts = [f"position-{action.position}" if action.position <= MAX_SPOKEN_POSITION else "please-hold"]
+        if action.estimated_wait_s is not None:
+            # Round up to whole minutes, as app_queue does ("about N minutes").
+            minutes = max(1, min(MAX_SPOKEN_MINUTES, int(-(-action.estimated_wait_s * action.position // 60))))
+            prompts.append(f"wait-minutes-{minutes}")
         uid, leg = action.uid, call.caller_leg
 
         def resume():
             live = self.center.calls.get(uid)
-            if live is not None and live.stage is cc.Stage.QUEUE:
-                self.engine.play(leg, self.prompt_path(cc.HOLD_MUSIC), loop=True)
-        self.engine.play(leg, self.prompt_path(prompt), on_done=resume)
+            if live is not None and live.stage is cc.Stage.QUEUE and leg not in self._playing_once:
+                self._play(leg, self.prompt_path(cc.HOLD_MUSIC), loop=True)
+        self._stop(leg)
+        for index, prompt in enumerate(prompts):
+            last = index == len(prompts) - 1
+            self._play(leg, self.prompt_path(prompt), report=resume if last else None)
 
     def _ring(self, action: cc.Ring, call: _Call) -> None:
         uid, ext = action.uid, action.extension

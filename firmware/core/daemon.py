@@ -51,7 +51,8 @@ class CoreDaemon:
         self.recordings = Recordings(paths.data / "recordings")
         self.voicemail = Voicemail(paths.data / "voicemail")
         self.contact = ContactCenter(self.engine, self.engine._prompt_path, self.records, self.recordings,
-                                     set_override=self._set_override, voicemail=self.voicemail)
+                                     set_override=self._set_override, voicemail=self.voicemail,
+                                     agents_file=paths.data / "agents.json")
         self.engine.commands["override"] = lambda args: self._set_override(
             str(args.get("id")), args.get("mode") or None)
         self.engine.route_hook = self.contact.route
@@ -130,6 +131,7 @@ class CoreDaemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         self.engine.start()
+        self.contact.restore_agents()
         try:
             self.control.start()
             self.notifier.ready(f"{self.engine.admission.limit} call slots")

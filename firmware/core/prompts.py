@@ -55,6 +55,12 @@ for _n in range(1, 10):
         "zh_CN": f"您前面还有{_n - 1}位客户，请稍候。" if _n > 1 else "您是下一位，请稍候。",
     }
 MAX_SPOKEN_POSITION = 9
+MAX_SPOKEN_MINUTES = 10
+for _n in range(1, MAX_SPOKEN_MINUTES + 1):
+    PROMPTS[f"wait-minutes-{_n}"] = {
+        "en": f"Your expected waiting time is about {_n} minute{'s' if _n > 1 else ''}.",
+        "zh_CN": f"预计等待时间大约{_n}分钟。",
+    }
 PROMPTS.update({
     "vm-leave-message": {"en": "Please leave a message after the tone. Press hash when you are done.",
                          "zh_CN": "请在提示音后留言，结束请按井号键。"},

@@ -389,3 +389,45 @@ def test_sip_info_dtmf_drives_the_menu_too(ccbox, tmp_path):
     assert finish_phone(agent).last("done")["answered"]
     [rec] = _new_records(box, before)
     assert json.loads(rec["ivr_choices"]) == ["1"] and rec["agent"] == "202"
+
+
+def test_returning_caller_gets_the_agent_who_served_them_last(ccbox, tmp_path):
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0, sticky_days=7)
+    _login_only(box, "201", "202")
+    agents = {ext: _agent(box, ext, "--duration", "30", "--wait", "40") for ext in ("201", "202")}
+    for proc in agents.values():
+        wait_for_event(proc, "ready")
+    before = len(_records(box))
+    assert _call_queue(box, "103", seconds=1.5).last("done")["answered"]
+    first = _new_records(box, before)[0]["agent"]
+    # The agent who took it hangs up and re-registers; the other stays ready.
+    finish_phone(agents[first])
+    agents[first] = _agent(box, first, "--duration", "30", "--wait", "40")
+    wait_for_event(agents[first], "ready")
+    assert _call_queue(box, "103", seconds=1.5).last("done")["answered"]
+    for proc in agents.values():
+        proc.kill()
+        proc.wait()
+    second = _new_records(box, before)[1]["agent"]
+    # rrmemory alone would have offered the other agent.
+    assert second == first
+
+
+def test_agent_logins_survive_a_restart(tmp_path):
+    box = start_box(tmp_path, AGENTS)
+    try:
+        box.cli("agent", "login", "201")
+        box.cli("agent", "login", "202")
+        box.cli("agent", "pause", "202", "--reason", "lunch")
+        time.sleep(0.5)  # saved on the next tick
+    finally:
+        stop_box(box)
+    again = start_box(tmp_path / "again", data=box.data)
+    try:
+        agents = {a["extension"]: a for a in again.status()["callcenter"]["agents"]}
+        assert agents["201"]["state"] == "available"
+        assert agents["202"]["state"] == "paused" and agents["202"]["pause_reason"] == "lunch"
+        assert "203" not in agents or agents["203"]["state"] == "logged-out"
+    finally:
+        stop_box(again)
