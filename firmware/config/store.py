@@ -141,20 +141,26 @@ class ConfigStore:
         rows = (self.read_document().get("extensions") or {}).values()
         return sorted(rows, key=lambda e: e["number"])
 
-    CALLCENTER_TABLES = ("routes", "menus", "queues", "time_conditions")
+    CALLCENTER_TABLES = ("routes", "menus", "queues", "time_conditions", "voicemail")
 
     def replace_callcenter(self, tables: dict) -> None:
         """Replace routes, menus and queues at once (all valid, or nothing)."""
         unknown = set(tables) - set(self.CALLCENTER_TABLES)
         if unknown:
             raise ConfigError(sorted(unknown)[0], "is not a call-center table (routes, menus, queues, "
-                                                  "time_conditions)")
+                                                  "time_conditions, voicemail)")
         with self._locked():
             doc = AtomicJSONStorage(self.path).read() or {}
             for name in self.CALLCENTER_TABLES:
                 rows = tables.get(name, [])
                 if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                     raise ConfigError(name, "must be a list of objects")
+                if name == "voicemail":
+                    # PINs are set by 'smallpbx voicemail pin', never loaded: keep them.
+                    pins = {r.get("id"): r.get("pin") for r in (doc.get("voicemail") or {}).values()}
+                    rows = [{**r, "pin": pins.get(r.get("id"))} if "pin" not in r else r for r in rows]
+                    rows += [{"id": box, "pin": pin} for box, pin in pins.items()
+                             if pin and box not in {r.get("id") for r in rows}]
                 doc[name] = {str(i): dict(r) for i, r in enumerate(rows, start=1)}
             AtomicJSONStorage(self.path).write(doc)
 

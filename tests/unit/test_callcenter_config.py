@@ -90,3 +90,38 @@ def test_time_conditions_build_and_name_bad_fields(store):
         with pytest.raises(ConfigError) as err:
             store.replace_callcenter(bad)
         assert err.value.field == field, err.value
+
+
+def test_named_mailboxes_load_and_keep_their_pins(store):
+    from firmware.records.voicemail import hash_pin
+    tables = copy.deepcopy(TABLES)
+    tables["voicemail"] = [{"id": "shop", "name": "After hours"}]
+    tables["queues"][0]["failover"] = "voicemail:shop"
+    store.replace_callcenter(tables)
+    store.set_mailbox_pin("shop", hash_pin("4827"))
+    store.set_mailbox_pin("201", hash_pin("5938"))
+    store.replace_callcenter(tables)          # loading again keeps both PINs
+    boxes = build(store.read_document()).mailboxes
+    assert boxes["shop"].startswith("pbkdf2$") and boxes["201"].startswith("pbkdf2$")
+    assert boxes["202"] is None
+    bad = copy.deepcopy(tables)
+    bad["voicemail"] = [{"id": "shop", "pin": "1234"}]
+    with pytest.raises(ConfigError) as err:
+        store.replace_callcenter(bad)
+    assert err.value.field == "voicemail.shop.pin"
+    bad = copy.deepcopy(tables)
+    bad["queues"][0]["failover"] = "voicemail:nobody"
+    with pytest.raises(ConfigError) as err:
+        store.replace_callcenter(bad)
+    assert err.value.field == "queues.sales.failover"
+
+
+def test_the_readme_example_loads(store):
+    import json
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", readme, re.S).group(1))
+    store.replace_callcenter(example)
+    cc = build(store.read_document())
+    assert cc.routes["600"].kind is TargetKind.TIME_CONDITION and "shop" in cc.mailboxes
