@@ -58,16 +58,6 @@ def invite(c: RawSipClient, box, password: str, number: str, call_id: str, body:
     return c.receive()
 
 
-def in_dialog(c: RawSipClient, ok, method: str, cseq: int) -> str:
-    contact = ok.header("Contact").strip("<>").split(">")[0]
-    routes = ",".join(v for k, v in ok.headers if k.lower() == "record-route").split(",")
-    route = "".join(f"Route: {r.strip()}\r\n" for r in reversed(routes) if r.strip())
-    ip, port = c.local
-    return (f"{method} {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{port};branch=z9hG4bK{method}{time.monotonic_ns()}"
-            f";rport\r\nMax-Forwards: 70\r\n{route}From: {ok.header('From')}\r\nTo: {ok.header('To')}\r\n"
-            f"Call-ID: {ok.header('Call-ID')}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
-
-
 def bench_first_prompt(box, samples: int) -> None:
     results = []
     with RawSipClient(("127.0.0.1", box.sip_port), local_ip="127.0.10.1", timeout=5) as c:
@@ -81,7 +71,7 @@ def bench_first_prompt(box, samples: int) -> None:
             if ok is None or ok.status != 200:
                 continue
             answered = time.perf_counter()
-            c.send(in_dialog(c, ok, "ACK", 2))
+            c.send(c.in_dialog(ok, "ACK", 2))
             deadline = answered + 3
             while time.perf_counter() < deadline:
                 try:
@@ -92,7 +82,7 @@ def bench_first_prompt(box, samples: int) -> None:
                 if any(b not in (0xD5, 0x55) for b in payload):  # A-law silence
                     results.append((time.perf_counter() - answered) * 1000)
                     break
-            c.exchange(in_dialog(c, ok, "BYE", 3))
+            c.exchange(c.in_dialog(ok, "BYE", 3))
             while True:  # drain RTP left from this call
                 rtp.settimeout(0.05)
                 try:
@@ -114,7 +104,7 @@ def bench_agent_offer(box, samples: int) -> None:
         control.request("agent-login", extension="201")
         control.request("agent-pause", extension="201")
         ok = invite(caller, box, USERS["101"], "700", "waiting-caller", sdp("127.0.10.3", 49000))
-        caller.send(in_dialog(caller, ok, "ACK", 2))
+        caller.send(caller.in_dialog(ok, "ACK", 2))
         agent.sock.settimeout(5)
         for _ in range(samples):
             started = time.perf_counter()
@@ -130,7 +120,7 @@ def bench_agent_offer(box, samples: int) -> None:
                 if packet.startswith(b"ACK"):
                     break
             time.sleep(0.1)
-        caller.send(in_dialog(caller, ok, "BYE", 3))
+        caller.send(caller.in_dialog(ok, "BYE", 3))
     print(f"agent_available_to_offer_ms {summary(results)}")
 
 

@@ -48,19 +48,6 @@ SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.8.1\r\ns=-\r\nc=IN IP4 127.0.8.1\r\nt=0 0\r\
        "m=audio 49170 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\n")
 
 
-def _in_dialog(method: str, ok, c: RawSipClient, cseq: int) -> str:
-    """ACK/BYE inside the dialog the 200 OK set up (route set reversed)."""
-    contact = ok.header("Contact").strip("<>").split(">")[0]
-    routes = [v for k, v in ok.headers if k.lower() == "record-route"]
-    route_lines = "".join(f"Route: {r}\r\n" for r in reversed(",".join(routes).split(",")) if r.strip())
-    ip, port = c.local
-    return (f"{method} {contact} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {ip}:{port};branch=z9hG4bK{method}{cseq}{time.monotonic_ns()};rport\r\n"
-            f"Max-Forwards: 70\r\n{route_lines}"
-            f"From: {ok.header('From')}\r\nTo: {ok.header('To')}\r\n"
-            f"Call-ID: {ok.header('Call-ID')}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
-
-
 box_call_rate = 10  # settings.core_call_rate default
 
 
@@ -98,8 +85,8 @@ def bench_call_setup(box, tmp: Path, calls: int) -> None:
             if ok is None or ok.status != 200:
                 continue
             samples.append(elapsed * 1000)
-            c.send(_in_dialog("ACK", ok, c, 2))
-            c.exchange(_in_dialog("BYE", ok, c, 3))
+            c.send(c.in_dialog(ok, "ACK", 2))
+            c.exchange(c.in_dialog(ok, "BYE", 3))
     if len(samples) < calls:
         print(f"call_setup_ms ERROR only {len(samples)} of {calls} calls were set up")
     if samples:

@@ -113,6 +113,17 @@ class RawSipClient:
         self.send(message)
         return self.receive()
 
+    def in_dialog(self, ok: Response, method: str, cseq: int) -> str:
+        """ACK or BYE inside the dialog a 200 OK set up (route set reversed)."""
+        contact = ok.header("Contact").strip("<>").split(">")[0]
+        routes = ",".join(v for k, v in ok.headers if k.lower() == "record-route").split(",")
+        route = "".join(f"Route: {r.strip()}\r\n" for r in reversed(routes) if r.strip())
+        ip, port = self.local
+        return (f"{method} {contact} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {ip}:{port};branch=z9hG4bK{method}{secrets.token_hex(6)};rport\r\n"
+                f"Max-Forwards: 70\r\n{route}From: {ok.header('From')}\r\nTo: {ok.header('To')}\r\n"
+                f"Call-ID: {ok.header('Call-ID')}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
+
     def register(self, user: str, password: str, expires: int = 120) -> Response:
         """REGISTER this socket as ``user`` (challenge, then credentials)."""
         ruri = f"sip:{self.server[0]}:{self.server[1]}"

@@ -92,14 +92,8 @@ def _short_call(c, challenge, call_id, box) -> int | None:
                                     extra=auth, to_user="*43", body=sdp))
     if response is None or response.status != 200:
         return response.status if response else None
-    contact = response.header("Contact").strip("<>").split(">")[0]
-    routes = ",".join(v for k, v in response.headers if k.lower() == "record-route").split(",")
-    route = "".join(f"Route: {r.strip()}\r\n" for r in reversed(routes) if r.strip())
-    for method, cseq in (("ACK", 2), ("BYE", 3)):
-        c.send(f"{method} {contact} SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{c.local[1]};"
-               f"branch=z9hG4bK{method}{call_id};rport\r\nMax-Forwards: 70\r\n{route}"
-               f"From: {response.header('From')}\r\nTo: {response.header('To')}\r\n"
-               f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
+    c.send(c.in_dialog(response, "ACK", 2))
+    c.send(c.in_dialog(response, "BYE", 3))
     bye = c.receive()
     assert bye is not None and bye.status == 200
     return 200
