@@ -18,6 +18,11 @@ setup(
         "sounddevice>=0.4",
         # zoneinfo needs a time zone database; a minimal Pi image may lack one.
         "tzdata",
+        # Front-panel displays (firmware/hw/display.py, firmware/hw/i2c.py).
+        "luma.oled>=3.12",
+        "RPLCD>=1.3",
+        "smbus2>=0.4",
+        "Pillow>=10,<14",  # luma.oled 3.16 calls Image.getdata(), removed in Pillow 14
     ],
     extras_require={
         "pi": ["RPi.GPIO>=0.7; platform_machine=='aarch64' or platform_machine=='armv7l'"],

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(kamailio espeak-ng sox libsox-fmt-mp3 python3 python3-venv procps)
+packages=(kamailio espeak-ng sox libsox-fmt-mp3 fonts-wqy-microhei python3 python3-venv procps)
 if [[ "${1:-}" == "--test" ]]; then
     # SIPp is a test peer; systemd-analyze checks the units.
     packages+=(sip-tester systemd iproute2)
