@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("name")
     preset.add_argument("--lang", default="en", choices=["en", "zh_CN"])
 
+    panel = sub.add_parser("panel", help="the front panel: page, LEDs, and a picture of the display")
+    panel.add_argument("--png", type=Path, help="save the display as a PNG")
+
     override = sub.add_parser("override", help="day/night: force a time condition open or closed")
     override.add_argument("id")
     override.add_argument("mode", choices=["open", "closed", "auto"])
@@ -286,6 +289,16 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_extension(args, paths)
         if args.command == "settings":
             return _cmd_settings(args, paths)
+        if args.command == "panel":
+            info = ControlClient(paths.control_socket).request("panel")
+            print(f"page: {info['page']}   display: {'ok' if info['display'] else 'missing'}")
+            for name, mode in info["leds"].items():
+                print(f"  LED {name:<8} {mode}")
+            if args.png:
+                import base64
+                args.png.write_bytes(base64.b64decode(info["png_base64"]))
+                print(f"display saved to {args.png}")
+            return 0
         if args.command == "prompt":
             from firmware.core.prompts import PROMPT_NAME, install_custom_prompt
             if args.action == "set":

@@ -99,6 +99,7 @@ class ContactCenter:
         self._feature_legs: dict[int, str] = {}           # leg -> prompt to play
         self._uids = itertools.count(1)
         self._last_tick = 0.0
+        self.changed = True
 
     # -- configuration -------------------------------------------------------
     def configure(self, config: CallCenterConfig, extensions: set[str], agent_names: dict[str, str]) -> None:
@@ -251,6 +252,8 @@ class ContactCenter:
 
     # -- carrying out actions ------------------------------------------------
     def _run(self, actions: list) -> None:
+        if actions:
+            self.changed = True  # the front panel redraws
         for action in actions:
             try:
                 self._do(action)
@@ -470,6 +473,7 @@ class ContactCenter:
             log.info("agent %s: %s", extension, exc)
             return "not-available"
         finally:
+            self.changed = True
             self._log_agent(extension, now)
 
     def agent_command(self, action: str, extension: str, reason: str = "break") -> dict:
@@ -491,6 +495,7 @@ class ContactCenter:
         except AgentError as exc:
             raise ControlError(str(exc)) from None
         self._log_agent(extension, now)
+        self.changed = True
         self._run(self.center.tick(now))  # a freed agent may take a waiting caller at once
         return {"extension": extension, "state": agent.state.value}
 

@@ -7,7 +7,9 @@ RPC socket (no pjsua2 involved).
 """
 from __future__ import annotations
 
+import base64
 import faulthandler
+import io
 import logging
 import signal
 import threading
@@ -19,6 +21,11 @@ from firmware.config import callcenter
 from firmware.core.contact import ContactCenter
 from firmware.core.control import ControlServer
 from firmware.core.engine import SipEngine
+from firmware.core.events import OwnerCall
+from firmware.hw.network import box_address
+from firmware.hw.platform import detect_platform
+from firmware.panel.build import build_panel
+from firmware.panel.indicators import from_status
 from firmware.core.prompts import ensure_default_prompts
 from firmware.core.sdnotify import Notifier
 from firmware.errors import ControlError, SmallPbxError
@@ -60,6 +67,11 @@ class CoreDaemon:
         self.engine.commands["agent"] = lambda args: self.contact.agent_command(
             str(args.get("action")), str(args.get("extension")), str(args.get("reason") or "break"))
         self.control = ControlServer(paths.control_socket, self.handle_command)
+        self.panel = None
+        self.address = ""
+        self._panel_at = 0.0
+        self._proxy_ok = True
+        self.engine.commands["panel"] = lambda args: self._panel_info()
         self.rpc = kamailio.RpcClient(paths.proxy_run / "kamailio_rpc.sock", timeout=1.0)
         self._last_ping = 0.0
         self._next_sweep = 0.0
@@ -92,7 +104,7 @@ class CoreDaemon:
             status["version"] = __version__
             status["callcenter"] = self.engine.request("callcenter-status")
             return status
-        if cmd in ("reload", "originate", "hangup", "override"):
+        if cmd in ("reload", "originate", "hangup", "override", "panel"):
             return self.engine.request(cmd, args)
         if cmd in ("agent-login", "agent-logout", "agent-pause", "agent-unpause"):
             return self.engine.request("agent", {**args, "action": cmd.split("-", 1)[1]})
@@ -106,8 +118,58 @@ class CoreDaemon:
             log.info("retention removed %d old recordings", len(removed))
         self._next_sweep = time.monotonic() + 3600
 
+    def _start_panel(self) -> None:
+        """The front panel follows the core; without hardware it runs on mock pins."""
+        self.address = box_address()
+        self.panel = build_panel(
+            simulated=detect_platform().simulated, language=self.store.settings()["language"],
+            on_night_toggle=lambda: self.engine.post(OwnerCall(fn=lambda: self.contact._toggle_night_mode("panel"))),
+            on_recovery=lambda: log.warning("panel: admin password reset requested (the web setup "
+                                            "page and its password do not exist yet)"))
+        if self.panel is not None:
+            self.panel.start()
+            threading.Thread(target=self._watch_proxy, name="proxy-watch", daemon=True).start()
+
+    def _watch_proxy(self) -> None:
+        # Kamailio's health for the fault LED, asked off the owner thread.
+        while not self.stop.wait(5.0):
+            try:
+                self.rpc.call("core.version")
+                ok = True
+            except SmallPbxError:
+                ok = False
+            if ok != self._proxy_ok:
+                self._proxy_ok = ok
+                self.contact.changed = True
+
+    def _panel_state(self):
+        status = self.engine._cmd_status({})
+        status["callcenter"] = self.contact.snapshot()
+        status["proxy"] = "ok" if self._proxy_ok else "unreachable"
+        return from_status(status, self.address)
+
+    def _update_panel(self) -> None:
+        now = time.monotonic()
+        waiting = self.panel.state.waiting > 0
+        if self.engine.changed or self.contact.changed or (waiting and now - self._panel_at >= 1.0):
+            self.engine.changed = self.contact.changed = False
+            self._panel_at = now
+            self.panel.update(self._panel_state())
+
+    def _panel_info(self) -> dict:
+        if self.panel is None:
+            raise ControlError("this box has no front panel")
+        buf = io.BytesIO()
+        self.panel.image().convert("L").save(buf, format="PNG")
+        return {"page": self.panel.current_page(),
+                "leds": {name: mode.value for name, mode in self.panel.leds.modes().items()},
+                "display": self.panel.display is not None and not self.panel.display_failed,
+                "png_base64": base64.b64encode(buf.getvalue()).decode()}
+
     def _tick(self) -> None:
         self.contact.tick()
+        if self.panel is not None:
+            self._update_panel()
         if time.monotonic() >= self._next_sweep:
             self._sweep_recordings()
         interval = self.notifier.watchdog_interval
@@ -132,6 +194,7 @@ class CoreDaemon:
             signal.signal(sig, lambda *_: self.stop.set())
         self.engine.start()
         self.contact.restore_agents()
+        self._start_panel()
         try:
             self.control.start()
             self.notifier.ready(f"{self.engine.admission.limit} call slots")
@@ -140,6 +203,8 @@ class CoreDaemon:
         finally:
             self.notifier.stopping()
             self.control.close()
+            if self.panel is not None:
+                self.panel.close()
             self.engine.close()
             self.records.close()
             log.info("core stopped")

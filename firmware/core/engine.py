@@ -36,7 +36,7 @@ import pjsua2 as pj
 
 from firmware import __version__
 from firmware.core import sipmsg
-from firmware.core.events import ControlRequest, Event, LegGone, ReloadConfig
+from firmware.core.events import ControlRequest, Event, LegGone, OwnerCall, ReloadConfig
 from firmware.errors import CapacityError, ControlError
 from firmware.paths import Ports
 from firmware.telephony.calls import ActiveCall, Admission, CallTable, Direction
@@ -171,12 +171,14 @@ class SipEngine:
         self._account: _Account | None = None
         self._logwriter = None
         self._destroyed = False
+        self.changed = False
         # (dialed, caller) -> a leg owner that takes the call, or None.
         self.route_hook: Callable[[str, str], object | None] | None = None
         self.handlers = {
             ControlRequest: self._on_control,
             ReloadConfig: lambda _e: self.reload(),
             LegGone: self._on_leg_gone,
+            OwnerCall: lambda e: e.fn(),
         }
         self.commands = {
             "engine-status": self._cmd_status,
@@ -385,6 +387,7 @@ class SipEngine:
         return self.prompts_dir / "en" / f"{name}.wav"
 
     def _on_call_state(self, leg: _Leg) -> None:
+        self.changed = True  # the front panel redraws
         info = leg.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.calls.answered(info.id, self.clock())

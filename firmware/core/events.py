@@ -43,3 +43,10 @@ class LegGone(Event):
     """A call leg is over: its pjsua2 objects may be dropped now."""
 
     call_id: int
+
+
+@dataclass
+class OwnerCall(Event):
+    """Run ``fn`` on the owner thread (hardware buttons use this)."""
+
+    fn: Any

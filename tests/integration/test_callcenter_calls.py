@@ -431,3 +431,27 @@ def test_agent_logins_survive_a_restart(tmp_path):
         assert "203" not in agents or agents["203"]["state"] == "logged-out"
     finally:
         stop_box(again)
+
+
+def test_front_panel_follows_the_queue(ccbox, tmp_path):
+    """Simulated hardware: mock pins and the OLED's real driver on a fake bus."""
+    from PIL import Image
+
+    box = ccbox
+    _load(box, tmp_path, strategy="rrmemory", ring_timeout_s=20, join_empty=True)
+    _login_only(box, "203")
+    time.sleep(0.5)
+    idle = box.cli("panel", "--png", str(tmp_path / "idle.png")).stdout
+    assert "LED agents   on" in idle and "LED waiting  off" in idle, idle
+    sleeper = box.phone("203", "--answer", "--ring-only", "--wait", "10", background=True)
+    wait_for_event(sleeper, "ready")
+    caller = box.phone("102", "--call", f"sip:700@{box.proxy}", "--duration", "5", "--wait", "15", background=True)
+    wait_for_event(caller, "media")
+    time.sleep(1.0)
+    busy = box.cli("panel", "--png", str(tmp_path / "busy.png")).stdout
+    finish_phone(caller)
+    finish_phone(sleeper)
+    assert "LED waiting  on" in busy and "LED agents   slow" in busy, busy
+    before, during = Image.open(tmp_path / "idle.png"), Image.open(tmp_path / "busy.png")
+    assert before.size == during.size == (128, 64)
+    assert before.tobytes() != during.tobytes()   # "Waiting 0" became "Waiting 1"
