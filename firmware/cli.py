@@ -160,6 +160,11 @@ def _cmd_extension(args, paths: BoxPaths) -> int:
 def _coerce(value: str):
     if value in ("", "none", "null"):
         return None
+    if value.startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
     try:
         return int(value)
     except ValueError:

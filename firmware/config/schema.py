@@ -32,7 +32,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # Recordings older than this or beyond this size are deleted, oldest first.
     "recording_keep_days": 90,
     "recording_max_mb": 2048,
+    # Front panel hat (BCM pin numbers); applied at the core's start.
+    "panel_display": "oled",
+    "panel_pins": {"line1": 5, "line2": 6, "agents": 13, "waiting": 19, "fault": 26, "button": 21},
 }
+PANEL_DISPLAYS = ("oled", "lcd16x2", "lcd20x4", "none")
+I2C_PINS = (2, 3)  # SDA, SCL: taken by the display bus
 
 
 def _check_text(field: str, value: Any, *, max_len: int, allow_empty: bool = True) -> None:
@@ -69,6 +74,25 @@ def validate_settings(settings: dict) -> None:
         value = settings.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
             raise ConfigError(f"settings.{name}", f"must be a whole number from 1 to {high}")
+    if settings.get("panel_display") not in PANEL_DISPLAYS:
+        raise ConfigError("settings.panel_display", f"must be one of {', '.join(PANEL_DISPLAYS)}")
+    pins = settings.get("panel_pins")
+    if not isinstance(pins, dict):
+        raise ConfigError("settings.panel_pins", "must map line1, line2, agents, waiting, fault, button to GPIO numbers")
+    used: dict[int, str] = {}
+    for name, pin in pins.items():
+        field = f"settings.panel_pins.{name}"
+        if name not in DEFAULT_SETTINGS["panel_pins"]:
+            raise ConfigError(field, "is not a panel device")
+        if pin is None:
+            continue  # this box has no such LED/button
+        if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 27:
+            raise ConfigError(field, "must be a GPIO number from 0 to 27, or empty")
+        if pin in I2C_PINS and settings.get("panel_display") != "none":
+            raise ConfigError(field, f"GPIO{pin} carries the display's I2C bus")
+        if pin in used:
+            raise ConfigError(field, f"GPIO{pin} is already used by {used[pin]}")
+        used[pin] = name
     rate = settings.get("core_call_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 1000:
         raise ConfigError("settings.core_call_rate", "must be a whole number from 1 to 1000")

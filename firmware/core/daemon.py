@@ -121,8 +121,10 @@ class CoreDaemon:
     def _start_panel(self) -> None:
         """The front panel follows the core; without hardware it runs on mock pins."""
         self.address = box_address()
+        settings = self.store.settings()
         self.panel = build_panel(
-            simulated=detect_platform().simulated, language=self.store.settings()["language"],
+            simulated=detect_platform().simulated, language=settings["language"],
+            pins=settings["panel_pins"], display_kind=settings["panel_display"],
             on_night_toggle=lambda: self.engine.post(OwnerCall(fn=lambda: self.contact._toggle_night_mode("panel"))),
             on_recovery=lambda: log.warning("panel: admin password reset requested (the web setup "
                                             "page and its password do not exist yet)"))
@@ -161,8 +163,9 @@ class CoreDaemon:
             raise ControlError("this box has no front panel")
         buf = io.BytesIO()
         self.panel.image().convert("L").save(buf, format="PNG")
+        leds = self.panel.leds.modes() if self.panel.leds is not None else {}
         return {"page": self.panel.current_page(),
-                "leds": {name: mode.value for name, mode in self.panel.leds.modes().items()},
+                "leds": {name: mode.value for name, mode in leds.items()},
                 "display": self.panel.display is not None and not self.panel.display_failed,
                 "png_base64": base64.b64encode(buf.getvalue()).decode()}
 

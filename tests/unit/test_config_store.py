@@ -18,7 +18,9 @@ def store(tmp_path):
 def test_new_store_has_default_settings(store):
     assert store.settings() == {"realm": "smallpbx", "language": "en", "max_calls": None, "flood_limit": 16,
                                 "core_call_rate": 10, "recording_keep_days": 90,
-                                "recording_max_mb": 2048}
+                                "recording_max_mb": 2048, "panel_display": "oled",
+                                "panel_pins": {"line1": 5, "line2": 6, "agents": 13, "waiting": 19,
+                                               "fault": 26, "button": 21}}
 
 
 def test_extension_keeps_only_digests(store):
@@ -75,6 +77,11 @@ def test_password_change_changes_digest(store):
     ({"realm": "bad realm"}, "settings.realm"),
     ({"flood_limit": 1}, "settings.flood_limit"),
     ({"core_call_rate": 0}, "settings.core_call_rate"),
+    ({"panel_display": "crt"}, "settings.panel_display"),
+    ({"panel_pins": {"agents": 40}}, "settings.panel_pins.agents"),
+    ({"panel_pins": {"agents": 5, "line1": 5}}, "settings.panel_pins.line1"),
+    ({"panel_pins": {"fault": 2}}, "settings.panel_pins.fault"),
+    ({"panel_pins": {"horn": 7}}, "settings.panel_pins.horn"),
     ({"colour": "red"}, "settings.colour"),
 ])
 def test_bad_settings_are_refused_by_field_and_old_config_kept(store, changes, field):

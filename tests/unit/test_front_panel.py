@@ -126,3 +126,20 @@ def test_a_broken_display_is_reported_once_and_the_leds_go_on():
     panel.update(PanelState(waiting=0, agents_free=1))
     panel.refresh()
     assert board.modes()["agents"] is LedMode.ON
+
+
+def test_the_box_builds_the_panel_it_is_configured_with():
+    from firmware.panel.build import build_panel
+
+    lcd = build_panel(simulated=True, language="zh_CN", on_night_toggle=None, on_recovery=None,
+                      pins={"agents": 12, "waiting": 16, "button": 20}, display_kind="lcd20x4")
+    assert set(lcd.leds.leds) == {"agents", "waiting"} and lcd.button is not None
+    lcd.update(PanelState(waiting=3))
+    lcd.refresh()
+    assert lcd.display._given_bus.glass.lines()[1].startswith("Waiting 3")   # English on the LCD
+    lcd.leds.step()
+    assert lcd.pins.pin(16).states[-1][1] is True
+    bare = build_panel(simulated=True, language="en", on_night_toggle=None, on_recovery=None,
+                       pins={}, display_kind="none")
+    assert bare.leds is None and bare.display is None and bare.button is None
+    bare.refresh()   # nothing to drive, nothing breaks
