@@ -372,7 +372,7 @@ class GsmModem:
 
     def _stored_sms(self) -> list[int]:
         try:
-            lines = self.at('AT+CMGL="' + _ucs2_encode("ALL") + '"', 10)
+            lines = self.at('AT+CMGL="' + _ucs2_encode("ALL") + '"', 5)
         except CommandError:
-            lines = self.at('AT+CMGL="ALL"', 10)
+            lines = self.at('AT+CMGL="ALL"', 5)
         return [int(m.group(1)) for m in (re.match(r"^\+CMGL: ?(\d+),", line) for line in lines) if m]
