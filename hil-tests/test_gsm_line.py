@@ -1,0 +1,115 @@
+"""GSM line checks for a technician with a real box, a SIM and a test phone.
+
+Real box: set SMALLPBX_HIL=1, SMALLPBX_MODEM_PORT (e.g. /dev/ttyUSB2),
+SMALLPBX_MODEM_VENDOR (sim7600, sim800, ec25), SMALLPBX_TEST_NUMBER (the
+phone in your hand) and SMALLPBX_SIM_PIN if the SIM has one, then run
+``.venv/bin/python -m pytest hil-tests -s`` and do what each step prints.
+Without SMALLPBX_HIL the emulated modem plays the SIM network and the
+test phone, so these steps run in CI too. Not here yet: the audio loopback
+level (it needs the audio bridge of issue 4).
+"""
+import os
+import queue
+import time
+
+import pytest
+
+from firmware.hw.modem.gsm import DtmfReceived, GsmModem, IncomingCall, SmsReceived
+from firmware.hw.modem.supervisor import LineSupervisor
+
+HIL = os.environ.get("SMALLPBX_HIL") == "1"
+VENDOR = os.environ.get("SMALLPBX_MODEM_VENDOR", "sim7600")
+TEST_NUMBER = os.environ.get("SMALLPBX_TEST_NUMBER", "13800138000")
+PERSON_WAIT_S = 90 if HIL else 5
+
+
+@pytest.fixture
+def rig():
+    """(modem, far_end, events); far_end is the emulator, or None on a real box."""
+    if HIL:
+        port = os.environ.get("SMALLPBX_MODEM_PORT")
+        if not port or not os.path.exists(port):
+            pytest.skip("SMALLPBX_MODEM_PORT does not name a serial device on this box")
+        far_end, path = None, port
+    else:
+        from firmware.sim.modem_emulator import ModemEmulator
+        far_end = ModemEmulator(VENDOR)
+        far_end.ring_interval = 0.3
+        path = far_end.start()
+    events = queue.Queue()
+    modem = GsmModem(path, vendor=VENDOR, pin=os.environ.get("SMALLPBX_SIM_PIN"), on_event=events.put)
+    modem.start()
+    yield modem, far_end, events, path
+    modem.close()
+    if far_end is not None:
+        far_end.close()
+
+
+def wait_for(events, kind):
+    deadline = time.monotonic() + PERSON_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            event = events.get(timeout=1)
+        except queue.Empty:
+            continue
+        if isinstance(event, kind):
+            return event
+    pytest.fail(f"no {kind.__name__} within {PERSON_WAIT_S} s")
+
+
+def test_identity_signal_and_sim(rig):
+    modem, _, _, _ = rig
+    model = " ".join(modem.at("AT+CGMM"))
+    print(f"modem: {model}; signal {modem.signal_dbm()} dBm")
+    assert model.strip()
+    assert modem.sim_state() == "ready"
+    assert modem.registered(), "not registered on the network"
+    dbm = modem.signal_dbm()
+    assert dbm is not None and dbm > -109, "signal too weak to rely on"
+
+
+def test_call_into_the_box_with_dtmf(rig):
+    modem, far_end, events, _ = rig
+    print(f"call the box's SIM from {TEST_NUMBER} now")
+    if far_end:
+        far_end.incoming_call(TEST_NUMBER)
+    call = wait_for(events, IncomingCall)
+    assert call.number.endswith(TEST_NUMBER[-8:])
+    modem.answer()
+    print("press 5 on your phone")
+    if far_end:
+        far_end.send_dtmf("5")
+    assert wait_for(events, DtmfReceived).digit == "5"
+    modem.send_dtmf("1")  # the technician hears a tone
+    modem.hang_up()
+
+
+def test_sms_both_ways(rig):
+    modem, far_end, events, _ = rig
+    modem.send_sms(TEST_NUMBER, "SmallPBX 测试 test: please reply OK")
+    if far_end:
+        assert far_end.sent_sms[-1][1] == "SmallPBX 测试 test: please reply OK"
+        far_end.deliver_sms(TEST_NUMBER, "OK")
+    print(f"reply 'OK' from {TEST_NUMBER}")
+    sms = wait_for(events, SmsReceived)
+    assert sms.text.strip().upper().startswith("OK")
+
+
+def test_reset_and_recovery(rig):
+    modem, far_end, events, path = rig
+    modem.close()  # the supervisor owns the line from here
+    sup = LineSupervisor(lambda: GsmModem(path, vendor=VENDOR, pin=os.environ.get("SMALLPBX_SIM_PIN")),
+                         on_state=lambda s, d: print(f"line: {s} {d}"), ping_timeout=3 if HIL else 0.6)
+    try:
+        assert sup.check() == "up"
+        sup.modem.at("AT+CFUN=1,1", 5)  # the module reboots
+        deadline = time.monotonic() + (90 if HIL else 10)
+        state = sup.state
+        while time.monotonic() < deadline:
+            time.sleep(2 if HIL else 0.3)
+            state = sup.check()
+            if state == "up" and sup.modem is not None and sup.modem.at("AT", 3) == []:
+                break
+        assert state == "up", f"the line did not come back: {state}"
+    finally:
+        sup.close()
