@@ -3,7 +3,9 @@ real driver drives a module: exact response lines per vendor dialect, the
 far end (calls, DTMF, SMS) and each misbehaviour."""
 from __future__ import annotations
 
+import math
 import re
+import struct
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -379,6 +381,112 @@ def test_cpcmreg_only_on_sim7600_and_off_after_the_call(modem):
         assert other_port.cmd("AT+CPCMREG=1") == ["ERROR"]
         assert not other.pcm_enabled
 
+
+# -- voice over the SIM7600's PCM port ---------------------------------------------------------
+
+FRAME = 320                                         # bytes per 20 ms, S16LE mono 8 kHz
+
+
+def sine(hz: float, seconds: float, amplitude: int = 12000) -> bytes:
+    n = int(8000 * seconds)
+    return struct.pack(f"<{n}h", *(round(amplitude * math.sin(2 * math.pi * hz * i / 8000)) for i in range(n)))
+
+
+def read_for(ser: serial.Serial, seconds: float) -> tuple[bytes, list[tuple[float, int]]]:
+    """Everything arriving within `seconds`, and (arrival time, bytes so far) per read."""
+    data, arrivals = bytearray(), []
+    ser.timeout = 0.05
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        chunk = ser.read(max(1, ser.in_waiting))
+        if chunk:
+            data += chunk
+            arrivals.append((time.monotonic(), len(data)))
+    return bytes(data), arrivals
+
+
+@pytest.fixture
+def pcm_call(modem):
+    """An answered SIM7600 call with its PCM port open (PCM not yet enabled)."""
+    emu, port = modem("sim7600", pcm=True)
+    pcm = serial.Serial(emu.pcm_path, timeout=0.2)
+    answered(emu, port)
+    yield emu, port, pcm
+    pcm.close()
+
+
+def test_pcm_caller_audio_arrives_byte_exact_at_20_ms_per_frame(pcm_call):
+    emu, port, pcm = pcm_call
+    assert pcm.read(FRAME) == b""                   # a call, but no AT+CPCMREG=1: nothing
+    tone = sine(440, 1.0)
+    emu.play_caller_audio(tone)
+    assert port.cmd("AT+CPCMREG=1") == ["OK"]
+    received, arrivals = read_for(pcm, 1.2)
+    assert received.startswith(tone)                # byte-exact, from the first frame
+    tail = received[len(tone):]
+    assert len(tail) >= 5 * FRAME and tail == bytes(len(tail))      # then silence
+    (t0, n0), (t1, n1) = arrivals[0], arrivals[-1]
+    per_frame = (t1 - t0) / ((n1 - n0) / FRAME)     # the first read may hold a backlog
+    assert 0.017 <= per_frame <= 0.023, f"{per_frame * 1000:.1f} ms per frame"
+
+
+def test_pcm_captures_what_the_box_sends_only_while_streaming(pcm_call):
+    emu, port, pcm = pcm_call
+    pcm.write(bytes(640))                           # PCM not enabled: thrown away
+    wait_until(lambda: emu.discarded_bytes == 640)
+    assert port.cmd("AT+CPCMREG=1") == ["OK"]
+    pattern = bytes(range(256)) * 10               # CR, LF, XON/XOFF, Ctrl-Z, 0xFF... all raw
+    pcm.write(pattern)
+    wait_until(lambda: len(emu.captured_audio) >= len(pattern))
+    assert bytes(emu.captured_audio) == pattern
+    assert port.cmd("AT+CPCMREG=0") == ["OK"]
+    assert not emu.pcm_streaming
+    pcm.write(b"\x01\x02" * 100)
+    wait_until(lambda: emu.discarded_bytes == 840)
+    assert bytes(emu.captured_audio) == pattern
+    read_for(pcm, 0.05)                             # frames sent before CPCMREG=0
+    assert pcm.read(FRAME) == b""
+
+
+def test_pcm_stream_stops_when_the_far_end_hangs_up(pcm_call):
+    emu, port, pcm = pcm_call
+    assert port.cmd("AT+CPCMREG=1") == ["OK"]
+    assert len(pcm.read(4 * FRAME)) == 4 * FRAME
+    emu.remote_hangup()
+    assert not emu.pcm_streaming and not emu.pcm_enabled
+    sent = emu.pcm_frames_sent
+    rest, _ = read_for(pcm, 0.1)
+    assert 4 * FRAME + len(rest) == sent * FRAME    # whole frames, none lost
+    assert pcm.read(FRAME) == b"" and emu.pcm_frames_sent == sent
+    assert_voice_call_end(port.line())
+    assert port.line() == "NO CARRIER"
+    emu.play_caller_audio(sine(1000, 0.1))          # waits for the next call
+    assert pcm.read(FRAME) == b""
+
+
+def test_pcm_close_stops_the_stream_and_its_thread(modem):
+    emu, port = modem("sim7600", pcm=True)
+    answered(emu, port)
+    assert port.cmd("AT+CPCMREG=1") == ["OK"]
+    wait_until(lambda: emu.pcm_frames_sent > 0)
+    thread = emu._pcm._thread
+    emu.close()
+    assert not emu.pcm_streaming and not thread.is_alive()
+    emu.close()
+
+
+def test_pcm_port_only_when_asked_and_only_on_sim7600():
+    plain = ModemEmulator("sim7600")
+    assert plain.pcm_path is None and plain.discarded_bytes == 0 and plain.captured_audio == b""
+    with pytest.raises(EmulatorError):
+        plain.play_caller_audio(bytes(FRAME))
+    for vendor in ("sim800", "ec25"):
+        with pytest.raises(ValueError):
+            ModemEmulator(vendor, pcm=True)
+    with ModemEmulator("sim7600", pcm=True) as emu:
+        assert emu.pcm_path.startswith("/dev/") and emu.pcm_path != emu.path
+        with pytest.raises(ValueError):
+            emu.play_caller_audio(b"\x00\x01\x02")     # half a sample
 
 # -- SMS -------------------------------------------------------------------------------------
 
