@@ -102,6 +102,15 @@ def _login_only(box, *extensions):
             box.cli("agent", "logout", ext)
 
 
+def _one_agent_ready(box, tmp_path, extension):
+    """Round-robin queue with only ``extension`` logged in, its phone waiting to answer."""
+    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
+    _login_only(box, extension)
+    agent = _agent(box, extension, "--duration", "30")
+    wait_for_event(agent, "ready")
+    return agent, len(_records(box))
+
+
 def _call_queue(box, caller="102", seconds=2.5, **kw):
     return box.phone(caller, "--call", f"sip:700@{box.proxy}", "--duration", str(seconds), "--wait", "25", **kw)
 
@@ -205,11 +214,7 @@ def test_caller_hanging_up_while_waiting_is_abandoned_and_counted(ccbox, tmp_pat
 
 def test_three_wrong_keys_reach_a_person(ccbox, tmp_path):
     box = ccbox
-    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
-    _login_only(box, "201")
-    agent = _agent(box, "201", "--duration", "30")
-    wait_for_event(agent, "ready")
-    before = len(_records(box))
+    agent, before = _one_agent_ready(box, tmp_path, "201")
     caller = box.phone("103", "--call", f"sip:600@{box.proxy}", "--dtmf", "7 8 9", "--dtmf-delay", "1",
                        "--dtmf-gap", "3.5", "--duration", "16", "--wait", "25")
     assert caller.last("done")["answered"]
@@ -341,11 +346,7 @@ def test_waiting_caller_hears_their_position(ccbox, tmp_path):
 
 def test_silence_times_out_three_times_then_reaches_a_person(ccbox, tmp_path):
     box = ccbox
-    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
-    _login_only(box, "201")
-    agent = _agent(box, "201", "--duration", "30")
-    wait_for_event(agent, "ready")
-    before = len(_records(box))
+    agent, before = _one_agent_ready(box, tmp_path, "201")
     caller = box.phone("103", "--call", f"sip:601@{box.proxy}", "--duration", "12", "--wait", "25")
     assert caller.last("done")["answered"]
     assert finish_phone(agent).last("done")["answered"], "three silences did not reach a person"
@@ -378,11 +379,7 @@ def test_voicemail_left_then_heard_and_deleted_by_phone(ccbox, tmp_path):
 
 def test_sip_info_dtmf_drives_the_menu_too(ccbox, tmp_path):
     box = ccbox
-    _load(box, tmp_path, strategy="rrmemory", wrapup_s=0)
-    _login_only(box, "202")
-    agent = _agent(box, "202", "--duration", "30")
-    wait_for_event(agent, "ready")
-    before = len(_records(box))
+    agent, before = _one_agent_ready(box, tmp_path, "202")
     caller = box.phone("101", "--call", f"sip:600@{box.proxy}", "--dtmf", "1", "--dtmf-method", "info",
                        "--dtmf-delay", "1", "--duration", "6", "--wait", "20")
     assert caller.last("dtmf")["method"] == "info"
