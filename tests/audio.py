@@ -102,3 +102,17 @@ def heard(reference: np.ndarray, recorded: np.ndarray, *, skip_s: float = 0.0) -
         return False, peaks
     good = sum(p > 0.7 for p in peaks) / len(peaks)
     return bool(sorted(peaks)[len(peaks) // 2] > 0.85 and good >= 0.8), peaks
+
+
+def found_anywhere(signal: np.ndarray, recorded: np.ndarray, start_s: float, seconds: int = 2,
+                   max_lag_s: float = 9.0) -> float:
+    """Best correlation of any 1 s piece of ``signal[start_s:start_s+seconds]`` in ``recorded``.
+
+    One-second pieces each find their own delay, so a jitter-buffer delay
+    change in the middle of the call cannot hide audio that is there.
+    """
+    peaks = []
+    for k in range(seconds):
+        a = int((start_s + k) * RATE)
+        peaks.append(best_correlation(signal[a:a + RATE], recorded, max_lag_s=max_lag_s)[0])
+    return max(peaks)
