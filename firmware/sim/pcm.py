@@ -31,7 +31,7 @@ import select
 import threading
 import time
 
-from firmware.sim.pty_server import close_fds, open_raw_pty
+from firmware.sim.pty_server import close_fds, open_raw_pty, poke, write_pending
 
 log = logging.getLogger(__name__)
 
@@ -192,20 +192,7 @@ class PcmPort:
         else:
             self._pending += frame + SILENCE[len(frame):]
             self.frames_sent += 1
-        try:
-            written = os.write(self._master, self._pending)
-        except BlockingIOError:
-            return
-        except OSError:
-            self._pending.clear()
-            return
-        del self._pending[:written]
+        write_pending(self._master, self._pending)
 
     def _wake(self) -> None:
-        fd = self._wake_w
-        if fd is None:
-            return
-        try:
-            os.write(fd, b"!")
-        except OSError:
-            pass
+        poke(self._wake_w)

@@ -50,6 +50,28 @@ def close_fds(*fds: int | None) -> None:
                 pass
 
 
+def write_pending(fd: int, pending: bytearray, limit: int | None = None) -> None:
+    """Write what the pty takes now; keep the rest (a dead pty drops it all)."""
+    try:
+        written = os.write(fd, bytes(pending[:limit]) if limit else bytes(pending))
+    except BlockingIOError:
+        return
+    except OSError:
+        pending.clear()
+        return
+    del pending[:written]
+
+
+def poke(fd: int | None) -> None:
+    """Wake a select() loop through its pipe."""
+    if fd is None:
+        return
+    try:
+        os.write(fd, b"!")
+    except OSError:
+        pass
+
+
 class PtyServer:
     """Serves the master end of a pty from one thread.
 
@@ -155,25 +177,11 @@ class PtyServer:
                     self._flush()
 
     def _flush(self) -> None:
-        if self._master is None:
-            return
-        try:
-            written = os.write(self._master, bytes(self._out[:4096]))
-        except BlockingIOError:
-            return
-        except OSError:
-            self._out.clear()
-            return
-        del self._out[:written]
+        if self._master is not None:
+            write_pending(self._master, self._out, limit=4096)
 
     def _wake(self) -> None:
-        fd = self._wake_w
-        if fd is None:
-            return
-        try:
-            os.write(fd, b"!")
-        except OSError:
-            pass
+        poke(self._wake_w)
 
     def _next_timeout(self) -> float:
         if not self._timers:

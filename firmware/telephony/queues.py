@@ -186,22 +186,23 @@ class CallQueue:
         entry = self._entry(call_id)
         if entry is None:
             return []
-        self.entries.remove(entry)
-        actions = [Cancel(call_id, ext, "caller-left") for ext in entry.ringing]
-        for ext in entry.ringing:
-            self.board.offer_withdrawn(ext, now)
+        actions = self._withdraw(entry, now)
         self._log(now, call_id, "ABANDON", position=1 + len(self.entries), wait=now - entry.joined_at)
         return actions + self.dispatch(now)
+
+    def _withdraw(self, entry: QueueEntry, now: float) -> list:
+        """Take a caller out of the queue; stop the phones ringing for them."""
+        self.entries.remove(entry)
+        for ext in entry.ringing:
+            self.board.offer_withdrawn(ext, now)
+        return [Cancel(entry.call_id, ext, "caller-left") for ext in entry.ringing]
 
     def exit_key(self, call_id: str, digit: str, now: float) -> list:
         entry = self._entry(call_id)
         cfg = self.config
         if entry is None or not cfg.exit_key or digit != cfg.exit_key or cfg.exit_target is None:
             return []
-        self.entries.remove(entry)
-        actions = [Cancel(call_id, ext, "caller-left") for ext in entry.ringing]
-        for ext in entry.ringing:
-            self.board.offer_withdrawn(ext, now)
+        actions = self._withdraw(entry, now)
         wait = now - entry.joined_at
         self._log(now, call_id, "EXITWITHKEY", key=digit, wait=wait)
         return actions + [Leave(call_id, QueueResult.EXITKEY, cfg.exit_target, wait)]

@@ -145,7 +145,7 @@ def test_recording_always_and_on_demand():
     cc.queues["sales"].config = type(cfg)(**{**cfg.__dict__, "recording": "on-demand"})
     cc.incoming("r2", "x", "sip", Q("sales"), 10)
     cc.answered("r2", 10)
-    ext = [a for a in cc.tick(10.1)] and cc.calls["r2"]
+    assert cc.calls["r2"].stage.value == "queue"   # waiting while 202 rings
     actions = cc.agent_answered("r2", "202", 12)
     assert not any(isinstance(a, StartRecording) for a in actions)
     assert cc.agent_digit("r2", "202", "*", 13) == []
