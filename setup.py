@@ -23,10 +23,16 @@ setup(
         "RPLCD>=1.3",
         "smbus2>=0.4",
         "Pillow>=10,<14",  # luma.oled 3.16 calls Image.getdata(), removed in Pillow 14
+        # The setup page (web/): translations, CSRF and forms, a production
+        # WSGI server, and the QR block a softphone scans.
+        "Flask-Babel>=4",
+        "Flask-WTF>=1.2",
+        "waitress>=3",
+        "segno>=1.6",
     ],
     extras_require={
         "pi": ["RPi.GPIO>=0.7; platform_machine=='aarch64' or platform_machine=='armv7l'"],
-        "test": ["pytest>=8", "numpy>=1.26", "pytest-timeout>=2.3"],
+        "test": ["pytest>=8", "numpy>=1.26", "pytest-timeout>=2.3", "playwright>=1.45"],
     },
     entry_points={"console_scripts": ["smallpbx=firmware.cli:main"]},
 )

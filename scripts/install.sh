@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 packages=(kamailio espeak-ng sox libsox-fmt-mp3 fonts-wqy-microhei python3 python3-venv procps)
 if [[ "${1:-}" == "--test" ]]; then
-    # SIPp is a test peer; systemd-analyze checks the units.
-    packages+=(sip-tester systemd iproute2)
+    # SIPp is a test peer; systemd-analyze checks the units; jackd2's dummy
+    # backend is the paced sound card; Chromium runs the browser tests.
+    packages+=(sip-tester systemd iproute2 jackd2 libportaudio2 chromium)
 fi
 
 missing=()
