@@ -36,6 +36,16 @@ class BoxPaths:
     def prompts(self) -> Path:
         return self.data / "prompts"
 
+    @property
+    def sim_modem(self) -> Path:
+        """Where ``smallpbx run`` tells the core its simulated modem's ptys."""
+        return self.run / "sim-modem.json"
+
+    @property
+    def sim_socket(self) -> Path:
+        """The simulated modem's control socket (``smallpbx sim ...``)."""
+        return self.run / "sim.sock"
+
 
 @dataclass(frozen=True)
 class Ports:

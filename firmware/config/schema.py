@@ -35,6 +35,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # Front panel hat (BCM pin numbers); applied at the core's start.
     "panel_display": "oled",
     "panel_pins": {"line1": 5, "line2": 6, "agents": 13, "waiting": 19, "fault": 26, "button": 21},
+    # Line-down/recovered alerts: an SMS through another working line, and
+    # an e-mail through an SMTP relay when one is set ("host:port").
+    "alert_sms_to": "",
+    "alert_email_to": "",
+    "smtp_server": "",
+    "smtp_from": "",
 }
 PANEL_DISPLAYS = ("oled", "lcd16x2", "lcd20x4", "none")
 I2C_PINS = (2, 3)  # SDA, SCL: taken by the display bus
@@ -93,6 +99,13 @@ def validate_settings(settings: dict) -> None:
         if pin in used:
             raise ConfigError(field, f"GPIO{pin} is already used by {used[pin]}")
         used[pin] = name
+    if not re.fullmatch(r"(\+?[0-9]{3,20})?", str(settings.get("alert_sms_to"))):
+        raise ConfigError("settings.alert_sms_to", "must be a phone number, or empty")
+    for name in ("alert_email_to", "smtp_from"):
+        if not re.fullmatch(r"([^@\s,;<>\"]{1,64}@[A-Za-z0-9.-]{1,190})?", str(settings.get(name))):
+            raise ConfigError(f"settings.{name}", "must be one e-mail address, or empty")
+    if not re.fullmatch(r"([A-Za-z0-9.-]{1,190}:[0-9]{1,5})?", str(settings.get("smtp_server"))):
+        raise ConfigError("settings.smtp_server", "must be host:port, or empty")
     rate = settings.get("core_call_rate")
     if not isinstance(rate, int) or isinstance(rate, bool) or not 1 <= rate <= 1000:
         raise ConfigError("settings.core_call_rate", "must be a whole number from 1 to 1000")
@@ -117,7 +130,8 @@ def validate(document: dict) -> None:
     """Raise :class:`ConfigError` unless ``document`` is a valid config."""
     if not isinstance(document, dict):
         raise ConfigError("(document)", "must be an object of tables")
-    unknown = set(document) - {"settings", "extensions", "routes", "menus", "queues", "time_conditions", "voicemail"}
+    unknown = set(document) - {"settings", "extensions", "routes", "menus", "queues", "time_conditions", "voicemail",
+                               "lines", "outbound_routes"}
     if unknown:
         raise ConfigError(sorted(unknown)[0], "is not a known table")
     settings_rows = list((document.get("settings") or {}).values())
@@ -133,5 +147,6 @@ def validate(document: dict) -> None:
             raise ConfigError(f"extensions.{ext['number']}.number", "is used twice")
         seen.add(ext["number"])
     # Routes, menus and queues, and that every destination exists.
-    from firmware.config import callcenter
-    callcenter.build(document)
+    from firmware.config import callcenter, lines
+    center = callcenter.build(document)
+    lines.build(document, set(center.routes))

@@ -142,16 +142,18 @@ class ConfigStore:
         return sorted(rows, key=lambda e: e["number"])
 
     CALLCENTER_TABLES = ("routes", "menus", "queues", "time_conditions", "voicemail")
+    # Loaded with the call center when given, kept as they are when not.
+    LINE_TABLES = ("lines", "outbound_routes")
 
     def replace_callcenter(self, tables: dict) -> None:
         """Replace routes, menus and queues at once (all valid, or nothing)."""
-        unknown = set(tables) - set(self.CALLCENTER_TABLES)
+        unknown = set(tables) - set(self.CALLCENTER_TABLES) - set(self.LINE_TABLES)
         if unknown:
             raise ConfigError(sorted(unknown)[0], "is not a call-center table (routes, menus, queues, "
-                                                  "time_conditions, voicemail)")
+                                                  "time_conditions, voicemail, lines, outbound_routes)")
         with self._locked():
             doc = AtomicJSONStorage(self.path).read() or {}
-            for name in self.CALLCENTER_TABLES:
+            for name in self.CALLCENTER_TABLES + tuple(t for t in self.LINE_TABLES if t in tables):
                 rows = tables.get(name, [])
                 if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                     raise ConfigError(name, "must be a list of objects")
@@ -166,7 +168,8 @@ class ConfigStore:
 
     def callcenter_tables(self) -> dict:
         doc = self.read_document()
-        return {name: list((doc.get(name) or {}).values()) for name in self.CALLCENTER_TABLES}
+        return {name: list((doc.get(name) or {}).values())
+                for name in self.CALLCENTER_TABLES + self.LINE_TABLES}
 
     def set_override(self, condition_id: str, mode: str | None) -> None:
         """Day/night override of one time condition (feature code or control API)."""

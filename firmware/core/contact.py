@@ -139,7 +139,7 @@ class ContactCenter:
         return None
 
     # -- leg owner callbacks (engine) ----------------------------------------
-    def leg_incoming(self, leg: int, caller: str, dialed: str) -> None:
+    def leg_incoming(self, leg: int, caller: str, dialed: str, line: str = "sip") -> None:
         if dialed in (AGENT_LOGIN_CODE, AGENT_PAUSE_CODE):
             self._feature_legs[leg] = self._agent_feature(caller, dialed)
             self.engine.answer(leg)
@@ -154,7 +154,7 @@ class ContactCenter:
         uid = f"{int(self.clock())}-{next(self._uids)}"
         self._calls[uid] = _Call(leg)
         self._leg_role[leg] = (uid, "")
-        self._run(self.center.incoming(uid, caller, "sip", self.routes[dialed], self.clock()))
+        self._run(self.center.incoming(uid, caller, line, self.routes[dialed], self.clock()))
 
     def leg_media_ready(self, leg: int) -> None:
         if leg in self._listeners:

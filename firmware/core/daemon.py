@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import faulthandler
 import io
+import json
 import logging
 import signal
 import threading
@@ -17,12 +18,16 @@ import time
 
 from firmware import __version__
 from firmware.config.store import ConfigStore
-from firmware.config import callcenter
+from firmware.config import callcenter, lines as lines_config
 from firmware.core.contact import ContactCenter
 from firmware.core.control import ControlServer
 from firmware.core.engine import SipEngine
 from firmware.core.events import OwnerCall
 from firmware.hw.network import box_address
+from firmware.hw.pins import pin_factory
+from firmware.lines.alerts import Alerter
+from firmware.lines.bank import LineBank
+from firmware.lines.gsm_line import GsmLine
 from firmware.hw.platform import detect_platform
 from firmware.panel.build import build_panel
 from firmware.panel.indicators import from_status
@@ -62,7 +67,15 @@ class CoreDaemon:
                                      agents_file=paths.data / "agents.json")
         self.engine.commands["override"] = lambda args: self._set_override(
             str(args.get("id")), args.get("mode") or None)
-        self.engine.route_hook = self.contact.route
+        self.alerter = Alerter(self.store.settings)
+        self.lines = LineBank(self.engine, self.records, self._make_line, alerter=self.alerter)
+        self._line_pins = None
+        self.engine.route_hook = lambda dialed, caller: (self.contact.route(dialed, caller)
+                                                         or self.lines.route(dialed, caller))
+        self.engine.line_leg_ended = self.lines.leg_gone
+        self.engine.commands["lines"] = lambda args: self.lines.status()
+        self.engine.commands["sms-send"] = lambda args: self.lines.send_sms(
+            str(args.get("number", "")), str(args.get("text", "")), args.get("line") or None)
         self.engine.commands["callcenter-status"] = lambda args: self.contact.snapshot()
         self.engine.commands["agent"] = lambda args: self.contact.agent_command(
             str(args.get("action")), str(args.get("extension")), str(args.get("reason") or "break"))
@@ -79,9 +92,30 @@ class CoreDaemon:
     def _sync_proxy(self, _settings: dict, extensions: list) -> None:
         # The credential table is derived from the store; the core keeps it true.
         kamailio.write_credentials(self.paths.proxy_run / "db", extensions)
-        self.contact.configure(callcenter.build(self.store.read_document()),
-                               {e["number"] for e in extensions},
+        document = self.store.read_document()
+        center = callcenter.build(document)
+        self.contact.configure(center, {e["number"] for e in extensions},
                                {e["number"]: e.get("name", "") for e in extensions})
+        self.lines.configure(lines_config.build(document, set(center.routes)))
+
+    def _make_line(self, config: dict, listener) -> GsmLine:
+        """A line driver for a line record; ``sim`` is the modem ``smallpbx run`` emulates."""
+        config = dict(config)
+        if config["device"] == "sim":
+            try:
+                sim = json.loads(self.paths.sim_modem.read_text())
+                config["device"], config["pcm_device"] = sim["at"], sim.get("pcm") or ""
+            except (OSError, ValueError, KeyError):
+                log.error("line %s is the simulated modem, but 'smallpbx run' has not started one",
+                          config["id"])
+                config["device"] = str(self.paths.run / "no-simulated-modem")
+        power_pin = None
+        if config.get("power_pin") is not None:
+            if self._line_pins is None:
+                self._line_pins = pin_factory("mock" if detect_platform().simulated else None)
+            power_pin = self._line_pins.pin(config["power_pin"])
+        return GsmLine(config, listener=listener, post=lambda fn: self.engine.post(OwnerCall(fn=fn)),
+                       power_pin=power_pin)
 
     def _set_override(self, condition_id: str, mode: str | None) -> dict:
         """Owner thread: store the day/night override, then apply it."""
@@ -103,9 +137,14 @@ class CoreDaemon:
                 status["proxy"] = f"unreachable: {exc}"
             status["version"] = __version__
             status["callcenter"] = self.engine.request("callcenter-status")
+            status["lines"] = self.engine.request("lines")
             return status
-        if cmd in ("reload", "originate", "hangup", "override", "panel"):
+        if cmd in ("reload", "originate", "hangup", "override", "panel", "lines", "sms-send"):
             return self.engine.request(cmd, args)
+        if cmd == "sms-list":
+            return self.records.sms(limit=int(args.get("limit", 50)))
+        if cmd == "line-events":
+            return self.records.line_events(limit=int(args.get("limit", 50)))
         if cmd in ("agent-login", "agent-logout", "agent-pause", "agent-unpause"):
             return self.engine.request("agent", {**args, "action": cmd.split("-", 1)[1]})
         raise ControlError(f"unknown command '{cmd}'")
@@ -147,14 +186,16 @@ class CoreDaemon:
     def _panel_state(self):
         status = self.engine._cmd_status({})
         status["callcenter"] = self.contact.snapshot()
+        status["lines"] = self.lines.status()
         status["proxy"] = "ok" if self._proxy_ok else "unreachable"
         return from_status(status, self.address)
 
     def _update_panel(self) -> None:
         now = time.monotonic()
         waiting = self.panel.state.waiting > 0
-        if self.engine.changed or self.contact.changed or (waiting and now - self._panel_at >= 1.0):
-            self.engine.changed = self.contact.changed = False
+        if (self.engine.changed or self.contact.changed or self.lines.changed
+                or (waiting and now - self._panel_at >= 1.0)):
+            self.engine.changed = self.contact.changed = self.lines.changed = False
             self._panel_at = now
             self.panel.update(self._panel_state())
 
@@ -208,6 +249,7 @@ class CoreDaemon:
             self.control.close()
             if self.panel is not None:
                 self.panel.close()
+            self.lines.close()
             self.engine.close()
             self.records.close()
             log.info("core stopped")

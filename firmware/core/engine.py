@@ -37,6 +37,7 @@ import pjsua2 as pj
 from firmware import __version__
 from firmware.core import sipmsg
 from firmware.core.events import ControlRequest, Event, LegGone, OwnerCall, ReloadConfig
+from firmware.core.lineport import LinePort, PortLeg
 from firmware.errors import CapacityError, ControlError
 from firmware.paths import Ports
 from firmware.telephony.calls import ActiveCall, Admission, CallTable, Direction
@@ -49,6 +50,7 @@ CLOCK_RATE = 8000
 CODEC_PRIORITY = {"PCMA/8000/1": 250, "PCMU/8000/1": 240, "G722/16000/1": 200}
 REQUESTED_MAX_CALLS = 64
 HANDLE_EVENTS_MS = 10
+FIRST_LINE_LEG_ID = 1000   # line legs' ids, far from pjsua's call ids (0..max-1)
 
 
 def engine_call_limit(requested: int) -> int:
@@ -63,6 +65,15 @@ def engine_call_limit(requested: int) -> int:
     except (OSError, AttributeError):
         log.warning("cannot read pjsua's call limit; assuming the requested %d", requested)
         return requested
+
+
+def _line_end_status(reason: str, *, answered: bool) -> int:
+    """A line's end of call in SIP terms, for owners that read statuses."""
+    if reason == "hung up by the box":
+        return 487
+    if answered:
+        return 200
+    return {"busy": 486, "no answer": 480}.get(reason, 480)
 
 
 def _guarded(method):
@@ -166,7 +177,9 @@ class SipEngine:
         self._queue: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
-        self._legs: dict[int, _Leg] = {}
+        self._legs: dict[int, _Leg | PortLeg] = {}
+        self._line_ports: dict[str, LinePort] = {}
+        self._line_leg_ids = itertools.count(FIRST_LINE_LEG_ID)
         self._ep: _Endpoint | None = None
         self._account: _Account | None = None
         self._logwriter = None
@@ -174,6 +187,8 @@ class SipEngine:
         self.changed = False
         # (dialed, caller) -> a leg owner that takes the call, or None.
         self.route_hook: Callable[[str, str], object | None] | None = None
+        # (line name, call id) after a line's call ended, whoever ended it.
+        self.line_leg_ended: Callable[[str, int], None] | None = None
         self.handlers = {
             ControlRequest: self._on_control,
             ReloadConfig: lambda _e: self.reload(),
@@ -250,7 +265,8 @@ class SipEngine:
         try:
             ep.hangupAllCalls()
             deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline and any(c.isActive() for c in self._legs.values()):
+            while time.monotonic() < deadline and any(
+                    c.isActive() for c in self._legs.values() if isinstance(c, _Leg)):
                 ep.libHandleEvents(20)
         except pj.Error as exc:
             log.warning("hanging up at shutdown: %s", exc.info())
@@ -260,6 +276,7 @@ class SipEngine:
             self._legs[call_id].player = None
             self._legs[call_id].recorder = None
         self._legs.clear()
+        self._line_ports.clear()
         if self._account is not None:
             self._account.shutdown()
         self._account = None
@@ -345,7 +362,7 @@ class SipEngine:
             return
         dialed = sipmsg.request_uri_user(message) or ""
         caller = sipmsg.header(message, "X-SmallPBX-Caller") or "unknown"
-        if not self.admission.admit(len(self.calls)):
+        if not self.admission.admit(self.calls.sip_count()):
             # 486, not 503: a proxy must turn a 503 into 500 (RFC 3261
             # 16.7), and the phone should play busy, as it does when
             # pjsua itself runs out of slots.
@@ -437,9 +454,7 @@ class SipEngine:
         self.call_later(seconds + 0.5, lambda: self._hangup_leg(call_id))
 
     def _hangup_leg(self, call_id: int) -> None:
-        leg = self._legs.get(call_id)
-        if leg is not None and leg.isActive():
-            leg.hangup(pj.CallOpParam())
+        self.hangup(call_id)
 
     def _on_leg_gone(self, event: LegGone) -> None:
         leg = self._legs.pop(event.call_id, None)
@@ -455,6 +470,17 @@ class SipEngine:
             op = pj.CallOpParam()
             op.statusCode = 200
             leg.answer(op)
+
+    def ringing(self, call_id: int) -> None:
+        """Tell a SIP caller its call rings (180) while the far end is sought."""
+        leg = self._legs.get(call_id)
+        if isinstance(leg, _Leg) and leg.isActive():
+            op = pj.CallOpParam()
+            op.statusCode = 180
+            try:
+                leg.answer(op)
+            except pj.Error as exc:
+                log.warning("ringing on call %d: %s", call_id, exc.info())
 
     def play(self, call_id: int, path: Path, *, loop: bool = False,
              on_done: Callable[[], None] | None = None) -> None:
@@ -499,7 +525,7 @@ class SipEngine:
 
     def dial(self, extension: str, owner, uid: str) -> int:
         """Call a registered phone through Kamailio; raises CapacityError if no slot."""
-        if not self.admission.admit(len(self.calls)):
+        if not self.admission.admit(self.calls.sip_count()):
             raise CapacityError("all call slots are in use")
         leg = _Leg(self, self._account)
         leg.owner = owner
@@ -548,11 +574,18 @@ class SipEngine:
         self.stop_play(b)
         leg_a.audio.startTransmit(leg_b.audio)
         leg_b.audio.startTransmit(leg_a.audio)
+        for this, other in ((leg_a, leg_b), (leg_b, leg_a)):
+            if isinstance(this, PortLeg):
+                this.peers.add(other.audio)
         return True
 
     def hangup(self, call_id: int, status: int = 0) -> None:
         leg = self._legs.get(call_id)
         if leg is None or not leg.isActive():
+            return
+        if isinstance(leg, PortLeg):
+            leg.hangup()
+            self.line_ended(call_id, "hung up by the box")
             return
         op = pj.CallOpParam()
         if status:
@@ -561,6 +594,90 @@ class SipEngine:
             leg.hangup(op)
         except pj.Error as exc:
             log.warning("hangup of call %d: %s", call_id, exc.info())
+
+    # ------------------------------------------------------------ phone lines
+    # A line driver (firmware/lines) runs its own threads; it reaches these
+    # only through ``post(OwnerCall(...))``, so they run on the owner thread.
+    def attach_line(self, line) -> LinePort:
+        """Put a line's audio port on the bridge (once per line, for its life)."""
+        port = self._line_ports.get(line.name)
+        if port is None:
+            port = LinePort(f"line-{line.name}", line.to_pbx, line.from_pbx)
+            port.create()
+            self._line_ports[line.name] = port
+        return port
+
+    def line_incoming(self, line, caller: str, dialed: str) -> int | None:
+        """A call arrived on a line: hand it to the route's owner, like an INVITE."""
+        owner = self.route_hook(dialed, caller) if self.route_hook else None
+        if owner is None:
+            log.warning("line %s: call from %s has no route (%r): not answered", line.name, caller, dialed)
+            line.hangup()
+            return None
+        leg = PortLeg(next(self._line_leg_ids), line, self.attach_line(line))
+        leg.owner = owner
+        call_id = leg.call_id
+        self._legs[call_id] = leg
+        self.calls.add(ActiveCall(call_id, Direction.INBOUND, caller, dialed, "callcenter", self.clock(),
+                                  line=line.name))
+        self.changed = True
+        log.info("line %s: call %s -> %s", line.name, caller, dialed)
+        owner.leg_incoming(call_id, caller, dialed, line=line.name)
+        return call_id
+
+    def dial_line(self, line, number: str, owner, uid: str = "") -> int:
+        """Call a number through a line; ``owner`` hears ``leg_media_ready`` on answer."""
+        leg = PortLeg(next(self._line_leg_ids), line, self.attach_line(line))
+        leg.owner = owner
+        leg.uid = uid
+        self._legs[leg.call_id] = leg
+        self.calls.add(ActiveCall(leg.call_id, Direction.OUTBOUND, "core", number, "line", self.clock(),
+                                  line=line.name))
+        self.changed = True
+        line.dial(number)
+        return leg.call_id
+
+    def line_answered(self, call_id: int) -> None:
+        """The line is off-hook and talking (we answered, or the far end did)."""
+        leg = self._legs.get(call_id)
+        if not isinstance(leg, PortLeg) or not leg.active or leg.media_started:
+            return
+        self.calls.answered(call_id, self.clock())
+        self.changed = True
+        leg.media_started = True
+        leg.audio = leg.port
+        if leg.owner is not None:
+            leg.owner.leg_media_ready(call_id)
+
+    def line_digit(self, call_id: int, digit: str) -> None:
+        leg = self._legs.get(call_id)
+        if isinstance(leg, PortLeg) and leg.active and leg.owner is not None:
+            leg.owner.leg_digit(call_id, digit)
+
+    def line_ended(self, call_id: int, reason: str) -> None:
+        """The line's call is over (either side): undo its bridge connections."""
+        leg = self._legs.get(call_id)
+        if not isinstance(leg, PortLeg) or not leg.active:
+            return
+        leg.active = False
+        self.changed = True
+        self.calls.ended(call_id)
+        log.info("line %s: call %d ended (%s)", leg.line.name, call_id, reason)
+        self.stop_play(call_id)
+        self.stop_record(call_id)
+        for peer in leg.peers:
+            for src, dst in ((leg.port, peer), (peer, leg.port)):
+                try:
+                    src.stopTransmit(dst)
+                except pj.Error:
+                    pass   # the peer's call already took its media away
+        leg.peers.clear()
+        leg.audio = None
+        if self.line_leg_ended is not None:
+            self.line_leg_ended(leg.line.name, call_id)
+        if leg.owner is not None:
+            leg.owner.leg_ended(call_id, _line_end_status(reason, answered=leg.media_started))
+        self.post(LegGone(call_id=call_id))
 
     # -------------------------------------------------------------- control
     def _on_control(self, req: ControlRequest) -> None:
@@ -581,7 +698,8 @@ class SipEngine:
             "capacity": {
                 "engine_limit": self.admission.engine_limit,
                 "limit": self.admission.limit,
-                "in_use": len(self.calls),
+                "in_use": self.calls.sip_count(),
+                "line_calls": len(self.calls) - self.calls.sip_count(),
                 "refused": self.admission.refused,
                 "refused_by_engine": self.rejected_by_engine,
             },
@@ -596,7 +714,7 @@ class SipEngine:
             raise ControlError("app must be echo or playback")
         if extension not in self.dialplan.extensions:
             raise ControlError(f"extension {extension!r} does not exist")
-        if not self.admission.admit(len(self.calls)):
+        if not self.admission.admit(self.calls.sip_count()):
             raise ControlError("all call slots are in use")
         leg = _Leg(self, self._account)
         leg.app = app

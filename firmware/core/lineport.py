@@ -45,3 +45,48 @@ class LinePort(pj.AudioMediaPort):
         if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size:
             self.from_pbx.write(bytes(frame.buf))
             self.frames_in += 1
+
+
+class PortLeg:
+    """A call on a phone line, seen by the engine like a SIP call leg.
+
+    Its audio is the line's :class:`LinePort` on the bridge and its
+    signalling is the line driver's (``line.answer()``, ``line.hangup()``:
+    non-blocking, the driver's own thread talks to the modem and reports
+    back through the engine's ``line_*`` methods). It carries the same
+    attributes the engine's primitives use on a SIP leg (``audio``,
+    ``player``, ``recorder``, ``owner``, ``uid``), so the contact center
+    drives a GSM caller exactly like a SIP one.
+
+    Unlike a SIP call's media, the port stays on the bridge after the call:
+    ``peers`` remembers whom it was connected to so the end of the call
+    can undo every connection.
+    """
+
+    def __init__(self, call_id: int, line, port: LinePort):
+        self.call_id = call_id
+        self.line = line
+        self.port = port
+        self.app = None
+        self.prompt = None
+        self.player = None
+        self.player_token = 0
+        self.audio = None            # the port, once the call is answered
+        self.media_started = False
+        self.recorder = None
+        self.owner = None
+        self.uid = ""
+        self.active = True
+        self.peers: set = set()      # AudioMedia this port transmits to / hears
+
+    def getId(self) -> int:
+        return self.call_id
+
+    def isActive(self) -> bool:
+        return self.active
+
+    def answer(self, _op=None) -> None:
+        self.line.answer()
+
+    def hangup(self, _op=None) -> None:
+        self.line.hangup()

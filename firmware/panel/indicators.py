@@ -45,7 +45,7 @@ def from_status(status: dict, address: str = "") -> PanelState:
     faults = []
     if "unreachable" in str(status.get("proxy", "")):
         faults.append("SIP proxy down")
-    lines = tuple((l["name"], l["state"]) for l in status.get("lines", []))
+    lines = tuple((l["name"], l.get("panel_state", l["state"])) for l in status.get("lines", []))
     faults += [f"{name} down" for name, state in lines if state == "down"]
     answered = sum(t["answered"] for t in today)
     within = sum((t["service_level"] or 0) * t["answered"] for t in today)

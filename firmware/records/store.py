@@ -53,7 +53,28 @@ CREATE TABLE IF NOT EXISTS queue_log (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS queue_log_time ON queue_log(queue, time);
+CREATE TABLE IF NOT EXISTS sms (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    line TEXT NOT NULL,
+    direction TEXT NOT NULL,      -- in | out
+    number TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,         -- received | queued | sent | failed: why
+    network_time TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_time ON sms(time);
+CREATE TABLE IF NOT EXISTS line_events (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    line TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS line_events_time ON line_events(time);
 """
+# Columns added after the first release: (table, column, definition).
+MIGRATIONS = (("calls", "dialed", "TEXT NOT NULL DEFAULT ''"),)
 
 
 class RecordStore:
@@ -70,6 +91,10 @@ class RecordStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        for table, column, definition in MIGRATIONS:
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         self._db = db
         return self
 
@@ -89,13 +114,13 @@ class RecordStore:
             rec.uid, rec.arrived, rec.caller, rec.line, rec.route, json.dumps(rec.ivr_choices),
             rec.queue, rec.queue_entered, rec.answered, rec.ended, rec.agent,
             json.dumps([o.__dict__ for o in rec.offers]), rec.wait_s, rec.talk_s, rec.wrapup_s,
-            rec.disposition.value, rec.recording,
+            rec.disposition.value, rec.recording, rec.dialed,
         )
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO calls (uid, arrived, caller, line, route, ivr_choices, queue, queue_entered,"
-                " answered, ended, agent, offers, wait_s, talk_s, wrapup_s, disposition, recording)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                " answered, ended, agent, offers, wait_s, talk_s, wrapup_s, disposition, recording, dialed)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             return cur.lastrowid
 
     def log_queue_event(self, event: QueueEvent) -> None:
@@ -143,6 +168,37 @@ class RecordStore:
             d["offers"] = json.loads(d["offers"])
             out.append(d)
         return out
+
+    # -- text messages and line events --------------------------------------------
+    def add_sms(self, when: float, line: str, direction: str, number: str, text: str,
+                status: str, network_time: str = "") -> int:
+        with self._lock:
+            return self._db.execute(
+                "INSERT INTO sms (time, line, direction, number, text, status, network_time)"
+                " VALUES (?,?,?,?,?,?,?)", (when, line, direction, number, text, status, network_time)).lastrowid
+
+    def set_sms_status(self, sms_id: int, status: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE sms SET status = ? WHERE id = ?", (status, sms_id))
+
+    def sms(self, since: float = 0.0, limit: int = 200) -> list[dict]:
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM sms WHERE time >= ? ORDER BY id DESC LIMIT ?",
+                                   (since, int(limit)))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def add_line_event(self, when: float, line: str, state: str, detail: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO line_events (time, line, state, detail) VALUES (?,?,?,?)",
+                             (when, line, state, detail))
+
+    def line_events(self, since: float = 0.0, limit: int = 200) -> list[dict]:
+        with self._lock:
+            cur = self._db.execute("SELECT * FROM line_events WHERE time >= ? ORDER BY id DESC LIMIT ?",
+                                   (since, int(limit)))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def count(self) -> int:
         with self._lock:

@@ -35,6 +35,7 @@ class ActiveCall:
     started: float
     state: CallState = CallState.OFFERED
     answered: float | None = None
+    line: str = ""           # the phone line carrying it ("" for SIP legs)
 
     def as_dict(self, now: float) -> dict:
         return {
@@ -45,6 +46,7 @@ class ActiveCall:
             "app": self.app,
             "state": self.state.value,
             "duration": round(now - (self.answered or self.started), 1),
+            "line": self.line,
         }
 
 
@@ -82,6 +84,10 @@ class CallTable:
 
     def __len__(self) -> int:
         return len(self._calls)
+
+    def sip_count(self) -> int:
+        """Legs that hold one of the media engine's call slots (line legs do not)."""
+        return sum(1 for c in self._calls.values() if not c.line)
 
     def add(self, call: ActiveCall) -> None:
         self._calls[call.call_id] = call

@@ -20,6 +20,10 @@ class Disposition(enum.Enum):
     NO_AGENTS = "no-agents"
     REFUSED = "refused"
     HANGUP = "hangup"
+    # Calls the box places through a line for an extension:
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
 
 
 @dataclass
@@ -46,6 +50,7 @@ class CallRecord:
     wrapup_s: float = 0.0
     disposition: Disposition = Disposition.HANGUP
     recording: str = ""
+    dialed: str = ""          # the number an outbound call dialled
 
     @property
     def wait_s(self) -> float | None:

@@ -20,7 +20,8 @@ def test_new_store_has_default_settings(store):
                                 "core_call_rate": 10, "recording_keep_days": 90,
                                 "recording_max_mb": 2048, "panel_display": "oled",
                                 "panel_pins": {"line1": 5, "line2": 6, "agents": 13, "waiting": 19,
-                                               "fault": 26, "button": 21}}
+                                               "fault": 26, "button": 21},
+                                "alert_sms_to": "", "alert_email_to": "", "smtp_server": "", "smtp_from": ""}
 
 
 def test_extension_keeps_only_digests(store):

@@ -1,0 +1,132 @@
+"""A GSM line on a running box, through the emulated SIM7600 on a pty.
+
+The emulator (firmware/sim) is the modem's far side: AT commands on one
+pty, the voice PCM stream on a second, as on the real module's USB ports.
+The caller's voice is a noise signal the emulator plays into the PCM
+stream; the agent is a pjsua2 phone registered through Kamailio. Audio is
+checked both ways against the signals each side played, and the call
+record against what happened.
+"""
+import json
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from audio import found_anywhere, noise_signal, read_wav, write_wav
+from conftest import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from firmware.sim.modem_emulator import ModemEmulator
+
+CALLER = "13800138000"
+TABLES = {
+    "routes": [{"number": "600", "target": "menu:main"}],
+    "menus": [{"id": "main", "prompt": "welcome", "choices": {"1": "queue:sales"}, "operator": "queue:sales",
+               "timeout_s": 6}],
+    "queues": [{"id": "sales", "members": ["201"], "strategy": "rrmemory", "ring_timeout_s": 8,
+                "retry_s": 1, "wrapup_s": 0, "failover": "hangup", "join_empty": True}],
+}
+
+
+def _pcm(signal: np.ndarray) -> bytes:
+    return (np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def _samples(data: bytes) -> np.ndarray:
+    return np.frombuffer(bytes(data[: len(data) - len(data) % 2]), dtype="<i2").astype(np.float64) / 32768.0
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def gsmbox(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gsmbox")
+    modem = ModemEmulator("sim7600", pcm=True)
+    modem.start()
+    box = start_box(tmp, {**DEFAULT_EXTENSIONS, "201": "Agent-one-pass"})
+    tables = {**TABLES,
+              "lines": [{"id": "gsm1", "kind": "gsm", "device": modem.path, "vendor": "sim7600",
+                         "pcm_device": modem.pcm_path, "route": "600"}],
+              "outbound_routes": [{"id": "mobile", "patterns": ["_1[3-9]XXXXXXXXX"], "extensions": ["101"],
+                                   "lines": ["gsm1"]}]}
+    (tmp / "tables.json").write_text(json.dumps(tables))
+    run_cli(box.data, "callcenter", "load", str(tmp / "tables.json"))
+    box.modem = modem
+    _wait(lambda: [l for l in box.status()["lines"] if l["state"] == "up"], 20, "the line to come up")
+    yield box
+    code = stop_box(box)
+    modem.close()
+    log = box.log()
+    assert code == 0, log[-3000:]
+    assert "Traceback" not in log and "Aborted" not in log, log[-5000:]
+
+
+def _records(box):
+    db = sqlite3.connect(box.data / "records.db")
+    db.row_factory = sqlite3.Row
+    rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
+    db.close()
+    return rows
+
+
+def test_line_is_reported_with_its_state_and_signal(gsmbox):
+    [line] = gsmbox.status()["lines"]
+    assert line["name"] == "gsm1" and line["state"] == "up" and line["route"] == "600"
+    assert line["signal_dbm"] is not None and -113 <= line["signal_dbm"] <= -51
+    assert line["panel_state"] == "up"
+
+
+def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp_path):
+    box, modem = gsmbox, gsmbox.modem
+    box.cli("agent", "login", "201")
+    before = len(_records(box))
+    sig_caller, sig_agent = noise_signal(10, seed=41), noise_signal(6, seed=42)
+    agent = box.phone("201", "--answer", "--wait", "30", "--duration", "7",
+                      "--play", str(write_wav(tmp_path / "agent.wav", sig_agent)),
+                      "--record", str(tmp_path / "agent_heard.wav"), background=True)
+    wait_for_event(agent, "ready")
+
+    modem.incoming_call(CALLER)
+    _wait(lambda: modem.call_state == "active", 10, "the box to answer the GSM call")
+    _wait(lambda: modem.pcm_streaming, 5, "the PCM stream")
+    time.sleep(1.5)                              # the welcome prompt plays
+    prompt = _samples(modem.captured_audio)
+    assert np.sqrt(np.mean(prompt ** 2)) > 0.01, "the caller heard no prompt"
+    modem.send_dtmf("1")                          # the modem reports +RXDTMF: 1
+    wait_for_event(agent, "media", timeout=15)   # the agent answered: audio is up
+    mark = len(modem.captured_audio)
+    modem.play_caller_audio(_pcm(sig_caller))
+    agent_result = finish_phone(agent)
+    assert agent_result.last("done")["answered"]
+    caller_heard = _samples(modem.captured_audio[mark:])
+    agent_heard = read_wav(tmp_path / "agent_heard.wav")
+    assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, "the GSM caller did not hear the agent"
+    assert found_anywhere(sig_caller, agent_heard, 1, max_lag_s=5) > 0.7, "the agent did not hear the caller"
+    _wait(lambda: modem.call_state in ("idle", None, ""), 10, "the line to hang up after the agent")
+
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert rec["line"] == "gsm1" and rec["caller"] == CALLER
+    assert rec["agent"] == "201" and rec["disposition"] == "answered" and rec["queue"] == "sales"
+    assert json.loads(rec["ivr_choices"]) == ["1"]
+    box.cli("agent", "logout", "201")
+
+
+def test_caller_hanging_up_in_the_menu_is_recorded_and_frees_the_line(gsmbox):
+    box, modem = gsmbox, gsmbox.modem
+    before = len(_records(box))
+    modem.incoming_call("13900139000")
+    _wait(lambda: modem.call_state == "active", 10, "the box to answer")
+    _wait(lambda: [l for l in box.status()["lines"] if l["panel_state"] == "in-call"], 5, "in-call on the panel")
+    modem.remote_hangup()
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert rec["line"] == "gsm1" and rec["caller"] == "13900139000" and rec["disposition"] != "answered"
+    _wait(lambda: box.status()["lines"][0]["call"] is None, 5, "the line to be free")
+    assert box.status()["calls"] == []
