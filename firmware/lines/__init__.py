@@ -1,0 +1,1 @@
+"""Phone lines: GSM line drivers, their audio pump, and the bank that ties them to calls."""
