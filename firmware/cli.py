@@ -85,6 +85,34 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("extension")
     agent.add_argument("--reason", default="break")
 
+    lines = sub.add_parser("lines", help="the phone lines: state, signal, recent events")
+    lines.add_argument("--json", action="store_true")
+
+    sms = sub.add_parser("sms", help="text messages through the lines")
+    ssub = sms.add_subparsers(dest="action", required=True)
+    ssend = ssub.add_parser("send", help="send a text (any language)")
+    ssend.add_argument("number")
+    ssend.add_argument("text")
+    ssend.add_argument("--line", help="the line to send through (default: the first one up)")
+    slist = ssub.add_parser("list", help="texts received and sent, newest first")
+    slist.add_argument("--json", action="store_true")
+    slist.add_argument("--limit", type=int, default=50)
+
+    sim = sub.add_parser("sim", help="the simulated modem of 'smallpbx run' (no hardware): call, keys, texts, faults")
+    simsub = sim.add_subparsers(dest="action", required=True)
+    sring = simsub.add_parser("ring", help="a simulated incoming call to the box's line")
+    sring.add_argument("--from", dest="number", default="13800138000")
+    simsub.add_parser("hangup", help="the simulated caller hangs up")
+    simsub.add_parser("answer", help="the far end of the box's outgoing call answers")
+    skeys = simsub.add_parser("dtmf", help="the simulated caller presses keys")
+    skeys.add_argument("digits")
+    stext = simsub.add_parser("sms", help="a text arrives at the box's line")
+    stext.add_argument("text")
+    stext.add_argument("--from", dest="number", default="13800138000")
+    sfault = simsub.add_parser("fault", help="make the modem misbehave (or 'none')")
+    sfault.add_argument("mode", choices=["none", "hang", "garbage", "reboot", "sim-missing", "no-network", "slow"])
+    simsub.add_parser("state", help="what the simulated modem is doing")
+
     vm = sub.add_parser("voicemail", help="mailbox PINs and messages")
     vsub = vm.add_subparsers(dest="action", required=True)
     vpin = vsub.add_parser("pin", help="set a mailbox's PIN (4-8 digits)")
@@ -221,6 +249,44 @@ def _cmd_callcenter(args, paths: BoxPaths) -> int:
     return 0
 
 
+def _cmd_lines(args, paths: BoxPaths) -> int:
+    client = ControlClient(paths.control_socket)
+    lines, events = client.request("lines"), client.request("line-events", limit=10)
+    if args.json:
+        print(json.dumps({"lines": lines, "events": events}, ensure_ascii=False, indent=1))
+        return 0
+    if not lines:
+        print("no lines configured (add one under 'lines' with 'smallpbx callcenter load')")
+    for line in lines:
+        signal = "-" if line["signal_dbm"] is None else f"{line['signal_dbm']} dBm"
+        detail = f" ({line['detail']})" if line["detail"] else ""
+        print(f"{line['name']:<10} {line['kind']:<4} {line['state']}{detail}  signal {signal}  "
+              f"route {line['route']}  {'in a call' if line['call'] is not None else 'idle'}")
+    for event in events:
+        from datetime import datetime
+        when = datetime.fromtimestamp(event["time"]).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"  {when} {event['line']} -> {event['state']} {event['detail']}")
+    return 0
+
+
+def _cmd_sms(args, paths: BoxPaths) -> int:
+    client = ControlClient(paths.control_socket)
+    if args.action == "send":
+        result = client.request("sms-send", number=args.number, text=args.text, line=args.line)
+        print(f"text #{result['id']} queued on line {result['line']}")
+        return 0
+    messages = client.request("sms-list", limit=args.limit)
+    if args.json:
+        print(json.dumps(messages, ensure_ascii=False, indent=1))
+        return 0
+    from datetime import datetime
+    for m in messages:
+        when = datetime.fromtimestamp(m["time"]).strftime("%Y-%m-%d %H:%M")
+        arrow = "from" if m["direction"] == "in" else "to  "
+        print(f"{when} {m['line']} {arrow} {m['number']:<16} [{m['status']}] {m['text']}")
+    return 0
+
+
 def _print_status(status: dict) -> None:
     cap = status["capacity"]
     print(f"SmallPBX {status['version']}  (pjsua {status['pjsua']}, {status['proxy']})")
@@ -250,6 +316,9 @@ def _print_status(status: dict) -> None:
         reason = f" ({a['pause_reason']})" if a["pause_reason"] else ""
         print(f"  agent {a['extension']} {a['name']}: {a['state']}{reason} for {a['in_state_s']} s, "
               f"{a['calls']} calls, talk {a['talk_time_s']} s")
+    for line in status.get("lines", []):
+        signal = "-" if line["signal_dbm"] is None else f"{line['signal_dbm']} dBm"
+        print(f"line {line['name']} ({line['kind']}): {line['state']}, signal {signal}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,6 +393,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "callcenter":
             return _cmd_callcenter(args, paths)
+        if args.command == "lines":
+            return _cmd_lines(args, paths)
+        if args.command == "sms":
+            return _cmd_sms(args, paths)
+        if args.command == "sim":
+            result = ControlClient(paths.sim_socket).request(args.action, **{
+                k: v for k, v in vars(args).items() if k in ("number", "digits", "text", "mode")})
+            print(json.dumps(result, ensure_ascii=False))
+            return 0
         if args.command == "agent":
             result = ControlClient(paths.control_socket).request(
                 f"agent-{args.action}", extension=args.extension, reason=args.reason)

@@ -70,6 +70,11 @@ def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
     signal.signal(signal.SIGINT, on_signal)
 
     children: dict[str, subprocess.Popen] = {}
+    sim_modem = None
+    if platform.simulated:
+        from firmware.sim.service import SimulatedModem
+        sim_modem = SimulatedModem(paths)
+        sim_modem.start()
     try:
         # Children ignore the terminal's Ctrl-C; we stop them in order.
         children["kamailio"] = subprocess.Popen(kamailio.command(settings), preexec_fn=os.setpgrp)
@@ -87,6 +92,9 @@ def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
                 time.sleep(0.1)
         log.info("SmallPBX is up: phones register at sip:%s:%d (realm %s); data in %s",
                  ports.sip_bind, ports.sip_port, settings.realm, paths.data)
+        if sim_modem is not None and not ConfigStore(paths.data).callcenter_tables()["lines"]:
+            log.info("no line configured: add {\"id\": \"gsm1\", \"device\": \"sim\", \"route\": ...} "
+                     "under 'lines' ('smallpbx callcenter load') to use the simulated modem")
         print(f"READY sip:{ports.sip_bind}:{ports.sip_port}", flush=True)
         while not stop["signal"]:
             dead = _dead(children)
@@ -98,6 +106,8 @@ def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
         return 0
     finally:
         _stop_all(children)
+        if sim_modem is not None:
+            sim_modem.close()
 
 
 def _dead(children: dict[str, subprocess.Popen]) -> str | None:

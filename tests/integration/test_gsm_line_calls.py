@@ -130,3 +130,64 @@ def test_caller_hanging_up_in_the_menu_is_recorded_and_frees_the_line(gsmbox):
     assert rec["line"] == "gsm1" and rec["caller"] == "13900139000" and rec["disposition"] != "answered"
     _wait(lambda: box.status()["lines"][0]["call"] is None, 5, "the line to be free")
     assert box.status()["calls"] == []
+
+
+def test_extension_calls_a_mobile_number_out_through_the_line(gsmbox, tmp_path):
+    box, modem = gsmbox, gsmbox.modem
+    before = len(_records(box))
+    sig_phone, sig_far = noise_signal(8, seed=51), noise_signal(8, seed=52)
+    phone = box.phone("101", "--call", f"sip:13912345678@{box.proxy}", "--duration", "6", "--wait", "25",
+                      "--play", str(write_wav(tmp_path / "phone.wav", sig_phone)),
+                      "--record", str(tmp_path / "phone_heard.wav"), background=True)
+    _wait(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
+    assert modem.dialled[-1] == "13912345678"
+    time.sleep(0.5)
+    mark = len(modem.captured_audio)
+    modem.remote_answer()
+    modem.play_caller_audio(_pcm(sig_far))
+    result = finish_phone(phone)
+    assert result.last("done")["answered"], result.events
+    far_heard = _samples(modem.captured_audio[mark:])
+    assert found_anywhere(sig_phone, far_heard, 1) > 0.7, "the far end did not hear the extension"
+    assert found_anywhere(sig_far, read_wav(tmp_path / "phone_heard.wav"), 0) > 0.7, \
+        "the extension did not hear the far end"
+    _wait(lambda: modem.call_state == "idle", 10, "the line to hang up after the extension")
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert (rec["caller"], rec["line"], rec["dialed"]) == ("101", "gsm1", "13912345678")
+    assert rec["route"] == "outbound:mobile" and rec["disposition"] == "answered" and rec["talk_s"] > 3
+
+
+def test_an_extension_without_the_right_cannot_call_out(gsmbox):
+    box, modem = gsmbox, gsmbox.modem
+    dialled = len(modem.dialled)
+    result = box.phone("102", "--call", f"sip:13912345678@{box.proxy}", "--duration", "1", "--wait", "10")
+    assert not result.last("done")["answered"]
+    assert result.last("done")["last_code"] in (403, 404)
+    assert len(modem.dialled) == dialled
+
+
+def test_busy_far_end_is_told_to_the_extension(gsmbox):
+    box, modem = gsmbox, gsmbox.modem
+    phone = box.phone("101", "--call", f"sip:13700137000@{box.proxy}", "--duration", "1", "--wait", "20",
+                      background=True)
+    _wait(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
+    modem.remote_hangup()              # the far end rejects: NO CARRIER before any answer
+    result = finish_phone(phone)
+    assert not result.last("done")["answered"]
+    assert result.last("done")["last_code"] in (480, 486), result.events
+
+
+def test_texts_are_received_stored_and_sent(gsmbox):
+    box, modem = gsmbox, gsmbox.modem
+    modem.deliver_sms("13800138000", "明天上午十点还营业吗？")
+    got = _wait(lambda: [m for m in json.loads(box.cli("sms", "list", "--json").stdout) if m["direction"] == "in"],
+                10, "the text to be stored")
+    assert got[0]["number"] == "13800138000" and got[0]["text"] == "明天上午十点还营业吗？"
+    assert got[0]["line"] == "gsm1"
+    out = box.cli("sms", "send", "13800138000", "营业，欢迎光临 / open, welcome")
+    assert "gsm1" in out.stdout
+    _wait(lambda: ("13800138000", "营业，欢迎光临 / open, welcome") in modem.sent_sms, 10, "the modem to send")
+    _wait(lambda: any(m["direction"] == "out" and m["status"] == "sent"
+                      for m in json.loads(box.cli("sms", "list", "--json").stdout)), 10, "status sent")
+    refused = box.cli("sms", "send", "not-a-number", "hi", check=False)
+    assert refused.returncode != 0 and "not a phone number" in refused.stderr
