@@ -185,7 +185,10 @@ def _cmd_extension(args, paths: BoxPaths) -> int:
     return 0
 
 
-def _coerce(value: str):
+def _coerce(value: str, field: str = ""):
+    from firmware.config.schema import DEFAULT_SETTINGS
+    if isinstance(DEFAULT_SETTINGS.get(field), str):
+        return value            # text settings stay text, even when all digits (a phone number)
     if value in ("", "none", "null"):
         return None
     if value.startswith("{"):
@@ -206,7 +209,7 @@ def _cmd_settings(args, paths: BoxPaths) -> int:
         return 0
     if args.field == "realm" and store.extensions():
         raise ConfigError("settings.realm", "cannot change while extensions exist (their passwords depend on it)")
-    store.update_settings(**{args.field: _coerce(args.value)})
+    store.update_settings(**{args.field: _coerce(args.value, args.field)})
     print(f"{args.field} set")
     print(_apply(paths, store))
     return 0

@@ -41,6 +41,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "alert_email_to": "",
     "smtp_server": "",
     "smtp_from": "",
+    # A line that fails again within this many seconds of its last alert
+    # (flapping) is told once the time has passed, if it is still down.
+    "alert_hold_s": 300,
 }
 PANEL_DISPLAYS = ("oled", "lcd16x2", "lcd20x4", "none")
 I2C_PINS = (2, 3)  # SDA, SCL: taken by the display bus
@@ -76,10 +79,11 @@ def validate_settings(settings: dict) -> None:
     flood = settings.get("flood_limit")
     if not isinstance(flood, int) or isinstance(flood, bool) or not 4 <= flood <= 100000:
         raise ConfigError("settings.flood_limit", "must be a whole number from 4 to 100000")
-    for name, high in (("recording_keep_days", 3650), ("recording_max_mb", 1_000_000)):
+    for name, low, high in (("recording_keep_days", 1, 3650), ("recording_max_mb", 1, 1_000_000),
+                            ("alert_hold_s", 0, 86400)):
         value = settings.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
-            raise ConfigError(f"settings.{name}", f"must be a whole number from 1 to {high}")
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"settings.{name}", f"must be a whole number from {low} to {high}")
     if settings.get("panel_display") not in PANEL_DISPLAYS:
         raise ConfigError("settings.panel_display", f"must be one of {', '.join(PANEL_DISPLAYS)}")
     pins = settings.get("panel_pins")
@@ -99,7 +103,10 @@ def validate_settings(settings: dict) -> None:
         if pin in used:
             raise ConfigError(field, f"GPIO{pin} is already used by {used[pin]}")
         used[pin] = name
-    if not re.fullmatch(r"(\+?[0-9]{3,20})?", str(settings.get("alert_sms_to"))):
+    for name in ("alert_sms_to", "alert_email_to", "smtp_server", "smtp_from"):
+        if not isinstance(settings.get(name), str):
+            raise ConfigError(f"settings.{name}", "must be text")
+    if not re.fullmatch(r"(\+?[0-9]{3,20})?", settings["alert_sms_to"]):
         raise ConfigError("settings.alert_sms_to", "must be a phone number, or empty")
     for name in ("alert_email_to", "smtp_from"):
         if not re.fullmatch(r"([^@\s,;<>\"]{1,64}@[A-Za-z0-9.-]{1,190})?", str(settings.get(name))):

@@ -212,6 +212,7 @@ class CoreDaemon:
 
     def _tick(self) -> None:
         self.contact.tick()
+        self.lines.tick()
         if self.panel is not None:
             self._update_panel()
         if time.monotonic() >= self._next_sweep:

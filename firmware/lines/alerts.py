@@ -7,9 +7,10 @@ line that is up (the broken line cannot carry it), and by e-mail through
 the configured SMTP relay. Both are optional; with neither set, or no
 other line up, the event is still logged and kept in ``line_events``.
 
-A line that flaps is not allowed to flood the owner's phone: at most one
-alert per line per ``min_interval`` seconds; the state at the time of
-sending is what the message says. E-mail goes out on its own short-lived
+A line that flaps is not allowed to flood the owner's phone: a down alert
+within ``alert_hold_s`` (settings, default 300 s) of the line's previous
+alert is held, and sent by :meth:`tick` once that time has passed if the
+line is still down; if it came back meanwhile, nobody is bothered. E-mail goes out on its own short-lived
 thread so a slow relay never holds up the owner thread.
 """
 from __future__ import annotations
@@ -37,31 +38,48 @@ class Alerter:
         ``alert_email_to``, ``smtp_server``, ``smtp_from``, ``language``).
     """
 
-    def __init__(self, settings: Callable[[], dict], *, min_interval: float = 300.0,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, settings: Callable[[], dict], *, clock: Callable[[], float] = time.time):
         self.settings = settings
-        self.min_interval = min_interval
         self.clock = clock
         self.sent: list[dict] = []                  # what went out (status and tests)
         self._was_up: dict[str, bool] = {}
         self._last_sent: dict[str, float] = {}
         self._told_down: set[str] = set()
+        self._held: dict[str, tuple[str, str]] = {}  # line -> (state, detail) not told yet
 
     def line_state(self, line: str, state: str, detail: str, working_lines: list) -> None:
         was_up = self._was_up.get(line, False)
         self._was_up[line] = state == "up"
-        now = self.clock()
         if state != "up":
             if not was_up:
+                if line in self._held:
+                    self._held[line] = (state, detail)
                 return                       # never up yet, or already told it is down
-            if now - self._last_sent.get(line, -1e18) < self.min_interval:
+            if self.clock() - self._last_sent.get(line, -1e18) < self._hold_s():
                 log.warning("line %s %s again: alert held back (flapping)", line, state)
+                self._held[line] = (state, detail)
                 return
-            self._told_down.add(line)
-        elif was_up or line not in self._told_down:
+        elif self._held.pop(line, None) is not None or was_up or line not in self._told_down:
             return                           # first start, or an outage nobody was told of
-        else:
+        self._send(line, state, detail, working_lines)
+
+    def tick(self, working_lines: Callable[[str], list]) -> None:
+        """Send held alerts whose hold time is over (owner thread, every second or so)."""
+        now = self.clock()
+        for line, (state, detail) in list(self._held.items()):
+            if now - self._last_sent.get(line, -1e18) >= self._hold_s():
+                del self._held[line]
+                self._send(line, state, detail, working_lines(line))
+
+    def _hold_s(self) -> float:
+        return float(self.settings().get("alert_hold_s", 300))
+
+    def _send(self, line: str, state: str, detail: str, working_lines: list) -> None:
+        if state == "up":
             self._told_down.discard(line)
+        else:
+            self._told_down.add(line)
+        now = self.clock()
         self._last_sent[line] = now
         settings = self.settings()
         texts = TEXTS.get(settings.get("language"), TEXTS["en"])

@@ -66,6 +66,7 @@ class LineBank:
         self._calls: dict[int, _OutboundCall] = {}      # sip leg or line leg -> outbound call
         self._uids = itertools.count(1)
         self._sms_refs: dict[int, int] = {}             # pending send -> sms row id
+        self._last_tick = 0.0
         self.changed = False
 
     # -- configuration (owner thread) --------------------------------------------------
@@ -148,6 +149,12 @@ class LineBank:
             self.ended(line, f"line {state}")
         if self.alerter is not None:
             self.alerter.line_state(line.name, state, detail, self._working_lines(exclude=line.name))
+
+    def tick(self) -> None:
+        now = self.clock()
+        if self.alerter is not None and now - self._last_tick >= 1.0:
+            self._last_tick = now
+            self.alerter.tick(lambda name: self._working_lines(exclude=name))
 
     def _working_lines(self, exclude: str = "") -> list:
         return [line for name, line in self.lines.items() if name != exclude and line.state == "up"]

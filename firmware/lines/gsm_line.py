@@ -50,7 +50,7 @@ class GsmLine:
     kind = "gsm"
 
     def __init__(self, config: dict, *, listener, post: Callable[[Callable[[], None]], None],
-                 power_pin=None, check_every: float = 10.0, ping_timeout: float = 3.0):
+                 power_pin=None, check_every: float = 8.0, ping_timeout: float = 3.0):
         self.name = config["id"]
         self.config = config
         self.listener = listener
@@ -153,6 +153,9 @@ class GsmLine:
             except (ModemError, ValueError) as exc:
                 log.error("line %s: %s failed: %s", self.name, job[0], exc)
                 self._job_failed(job, str(exc))
+            except Exception as exc:   # the worker must outlive any surprise
+                log.exception("line %s: %s failed", self.name, job[0])
+                self._job_failed(job, f"internal error: {exc}")
 
     def _modem(self) -> GsmModem:
         modem = self.supervisor.modem

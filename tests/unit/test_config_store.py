@@ -21,7 +21,8 @@ def test_new_store_has_default_settings(store):
                                 "recording_max_mb": 2048, "panel_display": "oled",
                                 "panel_pins": {"line1": 5, "line2": 6, "agents": 13, "waiting": 19,
                                                "fault": 26, "button": 21},
-                                "alert_sms_to": "", "alert_email_to": "", "smtp_server": "", "smtp_from": ""}
+                                "alert_sms_to": "", "alert_email_to": "", "smtp_server": "", "smtp_from": "",
+                                "alert_hold_s": 300}
 
 
 def test_extension_keeps_only_digests(store):

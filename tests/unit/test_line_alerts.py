@@ -27,8 +27,8 @@ class Clock:
 
 def _alerter(clock, **settings):
     base = {"alert_sms_to": "13800138000", "alert_email_to": "", "smtp_server": "", "smtp_from": "",
-            "language": "en"}
-    return Alerter(lambda: {**base, **settings}, min_interval=300, clock=clock)
+            "language": "en", "alert_hold_s": 300}
+    return Alerter(lambda: {**base, **settings}, clock=clock)
 
 
 def test_down_then_up_sends_two_texts_through_another_line():
@@ -55,6 +55,12 @@ def test_a_flapping_line_does_not_flood_the_owner():
         a.line_state("gsm1", "up", "", [out])
         clock.now += 10
     assert len(out.texts) == 2                            # one down, one back
+    a.line_state("gsm1", "down", "", [out])               # down again, within the hold time
+    a.tick(lambda line: [out])
+    assert len(out.texts) == 2
+    clock.now += 300
+    a.tick(lambda line: [out])                            # still down when the hold is over: told
+    assert len(out.texts) == 3 and "DOWN" in out.texts[-1][1]
 
 
 def test_chinese_owner_gets_chinese_text_and_no_line_means_logged_only():

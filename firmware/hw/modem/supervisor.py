@@ -1,7 +1,7 @@
 """Keeps a modem line alive: notices trouble within 30 s and escalates.
 
-Every ``check_every`` seconds (10) the supervisor pings the modem and reads
-its SIM and network state. Two failed pings in a row (about 23 s) make the
+Every ``check_every`` seconds (8) the supervisor pings the modem and reads
+its SIM and network state. Two failed pings in a row (at most 22 s) make the
 line "unresponsive", and recovery escalates one step per check:
 
 1. open the port again and re-run the init (a USB modem that re-enumerated,
@@ -45,7 +45,7 @@ class LineSupervisor:
     """
 
     def __init__(self, make_modem: Callable[[], GsmModem], *, on_state: Callable[[str, str], None],
-                 power_pin=None, check_every: float = 10.0, ping_timeout: float = PING_TIMEOUT_S,
+                 power_pin=None, check_every: float = 8.0, ping_timeout: float = PING_TIMEOUT_S,
                  clock: Callable[[], float] = time.monotonic):
         self.ping_timeout = ping_timeout
         self.make_modem = make_modem
