@@ -30,11 +30,13 @@ def _add_port_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--core-port", type=int, default=d.core_port, help="core's SIP port on 127.0.0.1")
     p.add_argument("--internal-port", type=int, default=d.internal_port, help="Kamailio's port facing the core")
     p.add_argument("--rtp-port", type=int, default=d.rtp_port, help="first RTP port of the core")
+    p.add_argument("--trunk-port", type=int, default=d.trunk_port,
+                   help="SIP port for providers' trunks (default %(default)s)")
 
 
 def _ports(args) -> Ports:
     return Ports(sip_bind=args.sip_bind, sip_port=args.sip_port, core_port=args.core_port,
-                 internal_port=args.internal_port, rtp_port=args.rtp_port)
+                 internal_port=args.internal_port, rtp_port=args.rtp_port, trunk_port=args.trunk_port)
 
 
 def build_parser() -> argparse.ArgumentParser:

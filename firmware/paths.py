@@ -56,6 +56,7 @@ class Ports:
     :param core_port: the core's SIP port on 127.0.0.1 (Kamailio's peer).
     :param internal_port: Kamailio's own port on 127.0.0.1 facing the core.
     :param rtp_port: first RTP port of the core.
+    :param trunk_port: the core's SIP port for providers' trunks (on ``sip_bind``).
     """
 
     sip_bind: str = "127.0.0.1"
@@ -63,3 +64,4 @@ class Ports:
     core_port: int = 5070
     internal_port: int = 5071
     rtp_port: int = 20000
+    trunk_port: int = 5080

@@ -51,7 +51,7 @@ def core_command(paths: BoxPaths, ports: Ports, verbose: int) -> list[str]:
     argv += ["-v"] * verbose
     argv += ["core", "--sip-bind", ports.sip_bind, "--sip-port", str(ports.sip_port),
              "--core-port", str(ports.core_port), "--internal-port", str(ports.internal_port),
-             "--rtp-port", str(ports.rtp_port)]
+             "--rtp-port", str(ports.rtp_port), "--trunk-port", str(ports.trunk_port)]
     return argv
 
 

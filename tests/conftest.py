@@ -79,6 +79,7 @@ class Box:
     internal_port: int
     rtp_port: int
     log_path: Path
+    trunk_port: int = 0
     proc: subprocess.Popen | None = None
     passwords: dict[str, str] = field(default_factory=dict)
     _phone_count: int = 0
@@ -146,7 +147,7 @@ def start_box(tmp: Path, extensions: dict[str, str] | None = None, data: Path | 
     tmp.mkdir(parents=True, exist_ok=True)
     data = data or tmp / "data"
     base = free_port_block(size=4)
-    box = Box(data=data, sip_port=base, internal_port=base + 1, core_port=base + 2,
+    box = Box(data=data, sip_port=base, internal_port=base + 1, core_port=base + 2, trunk_port=base + 3,
               rtp_port=free_port_block(size=1, low=50000, high=58000), log_path=tmp / "box.log")
     for number, password in (extensions or {}).items():
         run_cli(data, "extension", "add", number, "--name", f"Phone {number}", "--password", password)
@@ -154,7 +155,8 @@ def start_box(tmp: Path, extensions: dict[str, str] | None = None, data: Path | 
     log = open(box.log_path, "w")
     box.proc = subprocess.Popen(
         smallpbx_cmd(data, "run", "--sip-port", str(box.sip_port), "--internal-port", str(box.internal_port),
-                     "--core-port", str(box.core_port), "--rtp-port", str(box.rtp_port)),
+                     "--core-port", str(box.core_port), "--rtp-port", str(box.rtp_port),
+                     "--trunk-port", str(box.trunk_port)),
         stdout=subprocess.PIPE, stderr=log, text=True, cwd=ROOT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -23,8 +23,13 @@ from firmware.hw.modem.vendors import VENDORS
 from firmware.telephony.outbound import OutboundRoute, compile_pattern
 
 LINE_ID = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
-LINE_KINDS = ("gsm",)
+LINE_KINDS = ("gsm", "sip")
 LINE_FIELDS = {"id", "kind", "name", "device", "vendor", "pin", "pcm_device", "route", "power_pin", "enabled"}
+TRUNK_FIELDS = {"id", "kind", "name", "server", "username", "password", "register", "expires", "allow_from",
+                "route", "enabled"}
+SERVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$")
+SIP_USER = re.compile(r"^[A-Za-z0-9+*#._-]{1,64}$")
+IP = re.compile(r"^[0-9a-fA-F:.]{2,45}$")
 DEVICE = re.compile(r"^(sim|/dev/[A-Za-z0-9/._-]+|(loop|socket|rfc2217|spy|alt|hwgrep)://[^\s]+)$")
 SIM_PIN = re.compile(r"^[0-9]{4,8}$")
 ROUTE_FIELDS = {"id", "patterns", "extensions", "lines", "strip", "prepend"}
@@ -41,6 +46,8 @@ def _line(rec: dict, routes: set[str]) -> dict:
     if not isinstance(line_id, str) or not LINE_ID.match(line_id):
         raise ConfigError("lines.?.id", "must be 1-16 lowercase letters, digits or '-', starting with a letter")
     label = f"lines.{line_id}"
+    if rec.get("kind") == "sip":
+        return _trunk(rec, routes, label)
     unknown = set(rec) - LINE_FIELDS
     if unknown:
         raise ConfigError(f"{label}.{sorted(unknown)[0]}", "is not a known field")
@@ -67,6 +74,40 @@ def _line(rec: dict, routes: set[str]) -> dict:
         raise ConfigError(f"{label}.name", "must be text of at most 64 characters")
     return {"kind": "gsm", "vendor": "sim7600", "pin": "", "pcm_device": "", "power_pin": None,
             "enabled": True, "name": "", **rec}
+
+
+def _trunk(rec: dict, routes: set[str], label: str) -> dict:
+    """A provider's SIP trunk, or an FXO gateway reached as one."""
+    unknown = set(rec) - TRUNK_FIELDS
+    if unknown:
+        raise ConfigError(f"{label}.{sorted(unknown)[0]}", "is not a known field")
+    if not isinstance(rec.get("server"), str) or not SERVER.match(rec["server"]):
+        raise ConfigError(f"{label}.server", "must be a host name or address, optionally with :port")
+    if not isinstance(rec.get("username"), str) or not SIP_USER.match(rec["username"]):
+        raise ConfigError(f"{label}.username", "must be 1-64 letters, digits or + * # . _ -")
+    password = rec.get("password", "")
+    register = rec.get("register", True)
+    if not isinstance(register, bool):
+        raise ConfigError(f"{label}.register", "must be true or false")
+    if not isinstance(password, str) or len(password) > 128 or any(ord(c) < 32 for c in password):
+        raise ConfigError(f"{label}.password", "must be text of at most 128 characters")
+    if register and not password:
+        # Never register (or call out) to a provider without authentication.
+        raise ConfigError(f"{label}.password", "is needed to register to a provider")
+    expires = rec.get("expires", 300)
+    if not isinstance(expires, int) or isinstance(expires, bool) or not 60 <= expires <= 3600:
+        raise ConfigError(f"{label}.expires", "must be a whole number of seconds from 60 to 3600")
+    allow = rec.get("allow_from", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) and IP.match(a) for a in allow):
+        raise ConfigError(f"{label}.allow_from", "must list IP addresses")
+    if not register and not allow and not re.match(r"^[0-9.]+(:[0-9]+)?$", rec["server"]):
+        raise ConfigError(f"{label}.allow_from", "must list the gateway's address when it does not register")
+    if rec.get("route") not in routes:
+        raise ConfigError(f"{label}.route", "must be the number of an inbound route")
+    if not isinstance(rec.get("enabled", True), bool):
+        raise ConfigError(f"{label}.enabled", "must be true or false")
+    return {"name": "", "register": True, "expires": 300, "allow_from": [], "enabled": True,
+            "password": "", **rec}
 
 
 def _outbound(rec: dict, lines: set[str], extensions: set[str]) -> OutboundRoute:
@@ -112,7 +153,7 @@ def build(document: dict, routes: set[str]) -> LinesConfig:
         if line["id"] in lines:
             raise ConfigError(f"lines.{line['id']}.id", "is used twice")
         lines[line["id"]] = line
-    devices = [line["device"] for line in lines.values() if line["device"] != "sim"]
+    devices = [line["device"] for line in lines.values() if line["kind"] != "sip" and line["device"] != "sim"]
     if len(devices) != len(set(devices)):
         raise ConfigError("lines", "two lines use the same device")
     outbound = []

@@ -28,6 +28,7 @@ from firmware.hw.pins import pin_factory
 from firmware.lines.alerts import Alerter
 from firmware.lines.bank import LineBank
 from firmware.lines.gsm_line import GsmLine
+from firmware.lines.sip_trunk import SipTrunkLine
 from firmware.hw.platform import detect_platform
 from firmware.panel.build import build_panel
 from firmware.panel.indicators import from_status
@@ -73,6 +74,7 @@ class CoreDaemon:
         self.engine.route_hook = lambda dialed, caller: (self.contact.route(dialed, caller)
                                                          or self.lines.route(dialed, caller))
         self.engine.line_leg_ended = self.lines.leg_gone
+        self.engine.trunk_state_hook = self.lines.trunk_state
         self.engine.commands["lines"] = lambda args: self.lines.status()
         self.engine.commands["sms-send"] = lambda args: self.lines.send_sms(
             str(args.get("number", "")), str(args.get("text", "")), args.get("line") or None)
@@ -98,9 +100,11 @@ class CoreDaemon:
                                {e["number"]: e.get("name", "") for e in extensions})
         self.lines.configure(lines_config.build(document, set(center.routes)))
 
-    def _make_line(self, config: dict, listener) -> GsmLine:
+    def _make_line(self, config: dict, listener):
         """A line driver for a line record; ``sim`` is the modem ``smallpbx run`` emulates."""
         config = dict(config)
+        if config["kind"] == "sip":
+            return SipTrunkLine(config, self.engine, listener)
         if config["device"] == "sim":
             try:
                 sim = json.loads(self.paths.sim_modem.read_text())

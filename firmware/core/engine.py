@@ -27,6 +27,7 @@ import heapq
 import itertools
 import logging
 import queue
+import socket
 import time
 import wave
 from pathlib import Path
@@ -65,6 +66,15 @@ def engine_call_limit(requested: int) -> int:
     except (OSError, AttributeError):
         log.warning("cannot read pjsua's call limit; assuming the requested %d", requested)
         return requested
+
+
+def _resolve(host: str) -> set[str]:
+    """The addresses a trunk's provider may call from (its server's)."""
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)}
+    except OSError as exc:
+        log.error("cannot resolve trunk server %s: %s (its calls will be refused)", host, exc)
+        return set()
 
 
 def _line_end_status(reason: str, *, answered: bool) -> int:
@@ -106,10 +116,37 @@ class _Account(pj.Account):
         self.engine._on_incoming_call(prm)
 
 
+class _TrunkAccount(pj.Account):
+    """A provider's trunk (or an FXO gateway): registration and its calls."""
+
+    def __init__(self, engine: "SipEngine", config: dict, allowed_hosts: set[str]):
+        super().__init__()
+        self.engine = engine
+        self.name = config["id"]
+        self.config = config
+        self.allowed_hosts = allowed_hosts
+
+    @_guarded
+    def onIncomingCall(self, prm):
+        self.engine._on_incoming_call(prm, trunk=self)
+
+    @_guarded
+    def onRegState(self, prm):
+        self.engine._on_trunk_registration(self, prm.code, prm.reason, prm.expiration)
+
+
 class _Endpoint(pj.Endpoint):
     def __init__(self, engine: "SipEngine"):
         super().__init__()
         self.engine = engine
+
+    @_guarded
+    def onSelectAccount(self, prm):
+        # pjsua matches a request to an account by its URI, which a
+        # provider's INVITE does not carry; its source address tells.
+        trunk = self.engine._trunk_for_source(prm.rdata.srcAddress)
+        if trunk is not None:
+            prm.accountIndex = trunk.getId()
 
     @_guarded
     def onRejectedIncomingCall(self, prm):
@@ -131,6 +168,7 @@ class _Leg(pj.Call):
         self.player_token = 0
         self.audio = None          # the call's AudioMedia once media is up
         self.media_started = False
+        self.early_media = False   # media came up before the far end answered
         self.recorder = None
         self.owner = None          # a LegOwner (e.g. the contact center) or None
         self.uid = ""              # the owner's id for the call this leg serves
@@ -189,6 +227,10 @@ class SipEngine:
         self.route_hook: Callable[[str, str], object | None] | None = None
         # (line name, call id) after a line's call ended, whoever ended it.
         self.line_leg_ended: Callable[[str, int], None] | None = None
+        # (trunk name, state, detail) when a trunk's registration changes.
+        self.trunk_state_hook: Callable[[str, str, str], None] | None = None
+        self._trunks: dict[str, _TrunkAccount] = {}
+        self._trunk_transport: int | None = None
         self.handlers = {
             ControlRequest: self._on_control,
             ReloadConfig: lambda _e: self.reload(),
@@ -277,6 +319,9 @@ class SipEngine:
             self._legs[call_id].recorder = None
         self._legs.clear()
         self._line_ports.clear()
+        for trunk in self._trunks.values():
+            trunk.shutdown()
+        self._trunks.clear()
         if self._account is not None:
             self._account.shutdown()
         self._account = None
@@ -338,11 +383,14 @@ class SipEngine:
         return {"extensions": len(extensions), "call_limit": self.admission.limit}
 
     # ---------------------------------------------------------------- calls
-    def _on_incoming_call(self, prm) -> None:
-        leg = _Leg(self, self._account, prm.callId)
+    def _on_incoming_call(self, prm, trunk: "_TrunkAccount | None" = None) -> None:
+        leg = _Leg(self, trunk or self._account, prm.callId)
         self._legs[prm.callId] = leg
         try:
-            self._route_incoming(leg, prm)
+            if trunk is not None:
+                self._route_trunk_call(leg, prm, trunk)
+            else:
+                self._route_incoming(leg, prm)
         except Exception:
             # Never leave a caller hanging on a bug: log it and refuse.
             log.exception("routing incoming call %d failed", prm.callId)
@@ -362,7 +410,7 @@ class SipEngine:
             return
         dialed = sipmsg.request_uri_user(message) or ""
         caller = sipmsg.header(message, "X-SmallPBX-Caller") or "unknown"
-        if not self.admission.admit(self.calls.sip_count()):
+        if not self.admission.admit(self.calls.slot_count()):
             # 486, not 503: a proxy must turn a 503 into 500 (RFC 3261
             # 16.7), and the phone should play busy, as it does when
             # pjsua itself runs out of slots.
@@ -408,6 +456,9 @@ class SipEngine:
         info = leg.getInfo()
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
             self.calls.answered(info.id, self.clock())
+            if leg.early_media and not leg.media_started:
+                leg.early_media = False
+                self._on_call_media_state(leg)
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             ended = self.calls.ended(info.id)
             if ended:
@@ -422,6 +473,12 @@ class SipEngine:
 
     def _on_call_media_state(self, leg: _Leg) -> None:
         info = leg.getInfo()
+        if (leg.owner is not None and info.role == pj.PJSIP_ROLE_UAC
+                and info.state != pj.PJSIP_INV_STATE_CONFIRMED):
+            # Early media (a provider's ringback): the far end has not
+            # answered yet; the owner hears of it at CONFIRMED.
+            leg.early_media = True
+            return
         for index, media in enumerate(info.media):
             if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                 continue
@@ -525,7 +582,7 @@ class SipEngine:
 
     def dial(self, extension: str, owner, uid: str) -> int:
         """Call a registered phone through Kamailio; raises CapacityError if no slot."""
-        if not self.admission.admit(self.calls.sip_count()):
+        if not self.admission.admit(self.calls.slot_count()):
             raise CapacityError("all call slots are in use")
         leg = _Leg(self, self._account)
         leg.owner = owner
@@ -619,7 +676,7 @@ class SipEngine:
         call_id = leg.call_id
         self._legs[call_id] = leg
         self.calls.add(ActiveCall(call_id, Direction.INBOUND, caller, dialed, "callcenter", self.clock(),
-                                  line=line.name))
+                                  line=line.name, uses_slot=False))
         self.changed = True
         log.info("line %s: call %s -> %s", line.name, caller, dialed)
         owner.leg_incoming(call_id, caller, dialed, line=line.name)
@@ -632,7 +689,7 @@ class SipEngine:
         leg.uid = uid
         self._legs[leg.call_id] = leg
         self.calls.add(ActiveCall(leg.call_id, Direction.OUTBOUND, "core", number, "line", self.clock(),
-                                  line=line.name))
+                                  line=line.name, uses_slot=False))
         self.changed = True
         line.dial(number)
         return leg.call_id
@@ -679,6 +736,110 @@ class SipEngine:
             leg.owner.leg_ended(call_id, _line_end_status(reason, answered=leg.media_started))
         self.post(LegGone(call_id=call_id))
 
+    # ---------------------------------------------------------------- trunks
+    def add_trunk(self, config: dict) -> None:
+        """Register to a provider (or peer with an FXO gateway) as one line.
+
+        Its calls use their own UDP transport on ``ports.trunk_port``, so a
+        provider never reaches the phones' proxy, and the account's digest
+        credentials answer the provider's challenges.
+        """
+        if config["id"] in self._trunks:
+            self.remove_trunk(config["id"])
+        if self._trunk_transport is None:
+            tcfg = pj.TransportConfig()
+            tcfg.boundAddress = self.ports.sip_bind if self.ports.sip_bind not in ("", "::") else "0.0.0.0"
+            tcfg.port = self.ports.trunk_port
+            self._trunk_transport = self._ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        server = config["server"]
+        host = server.rsplit(":", 1)[0] if server.count(":") == 1 else server
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{config['username']}@{host}"
+        if config.get("register", True):
+            acfg.regConfig.registrarUri = f"sip:{server}"
+            acfg.regConfig.timeoutSec = config.get("expires", 300)
+            acfg.regConfig.retryIntervalSec = 30
+        acfg.sipConfig.transportId = self._trunk_transport
+        if config.get("password"):
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", config["username"], 0,
+                                                            config["password"]))
+        acfg.mediaConfig.transportConfig.port = self.ports.rtp_port
+        acfg.mediaConfig.transportConfig.portRange = 1000
+        if self.ports.sip_bind not in ("0.0.0.0", "::", ""):
+            acfg.mediaConfig.transportConfig.boundAddress = self.ports.sip_bind
+        allowed = set(config.get("allow_from") or [])
+        allowed |= _resolve(host)
+        account = _TrunkAccount(self, config, allowed)
+        account.create(acfg)
+        self._trunks[config["id"]] = account
+        if not config.get("register", True) and self.trunk_state_hook:
+            self.trunk_state_hook(config["id"], "up", "peer (no registration)")
+        log.info("trunk %s: %s as %s (%s)", config["id"], server, config["username"],
+                 "registering" if config.get("register", True) else "no registration")
+
+    def _trunk_for_source(self, source: str) -> "_TrunkAccount | None":
+        host = source.rsplit(":", 1)[0].strip("[]")
+        return next((t for t in self._trunks.values() if host in t.allowed_hosts), None)
+
+    def remove_trunk(self, name: str) -> None:
+        account = self._trunks.pop(name, None)
+        if account is not None:
+            account.shutdown()
+
+    def _on_trunk_registration(self, trunk: "_TrunkAccount", code: int, reason: str, expiration: int) -> None:
+        self.changed = True
+        up = 200 <= code < 300 and expiration > 0
+        detail = "" if up else f"registration {code} {reason}".strip()
+        if self.trunk_state_hook and trunk.name in self._trunks:
+            self.trunk_state_hook(trunk.name, "up" if up else "down", detail)
+
+    def _route_trunk_call(self, leg: _Leg, prm, trunk: "_TrunkAccount") -> None:
+        rdata = prm.rdata
+        op = pj.CallOpParam()
+        source_host = rdata.srcAddress.rsplit(":", 1)[0]
+        if source_host not in trunk.allowed_hosts:
+            log.warning("SECURITY: INVITE on trunk %s from %s, not its provider: refused 403",
+                        trunk.name, rdata.srcAddress)
+            op.statusCode = 403
+            leg.hangup(op)
+            return
+        caller = sipmsg.from_user(rdata.wholeMsg) or "unknown"
+        route = trunk.config["route"]
+        if not self.admission.admit(self.calls.slot_count()):
+            log.warning("trunk %s: call from %s refused 486: all call slots in use", trunk.name, caller)
+            op.statusCode = 486
+            leg.hangup(op)
+            return
+        owner = self.route_hook(route, caller) if self.route_hook else None
+        if owner is None:
+            op.statusCode = 404
+            leg.hangup(op)
+            return
+        leg.owner = owner
+        self.calls.add(ActiveCall(prm.callId, Direction.INBOUND, caller, route, "callcenter", self.clock(),
+                                  line=trunk.name))
+        log.info("trunk %s: call %s -> route %s", trunk.name, caller, route)
+        owner.leg_incoming(prm.callId, caller, route, line=trunk.name)
+
+    def dial_trunk(self, name: str, number: str, owner, uid: str = "") -> int:
+        """Call a number through a provider's trunk; raises CapacityError if no slot."""
+        trunk = self._trunks.get(name)
+        if trunk is None:
+            raise CapacityError(f"no trunk {name}")
+        if not self.admission.admit(self.calls.slot_count()):
+            raise CapacityError("all call slots are in use")
+        leg = _Leg(self, trunk)
+        leg.owner = owner
+        leg.uid = uid
+        try:
+            leg.makeCall(f"sip:{number}@{trunk.config['server']}", pj.CallOpParam(True))
+        except pj.Error as exc:
+            raise CapacityError(f"cannot call {number} on {name}: {exc.info()}") from None
+        call_id = leg.getId()
+        self._legs[call_id] = leg
+        self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", number, "trunk", self.clock(), line=name))
+        return call_id
+
     # -------------------------------------------------------------- control
     def _on_control(self, req: ControlRequest) -> None:
         try:
@@ -698,8 +859,8 @@ class SipEngine:
             "capacity": {
                 "engine_limit": self.admission.engine_limit,
                 "limit": self.admission.limit,
-                "in_use": self.calls.sip_count(),
-                "line_calls": len(self.calls) - self.calls.sip_count(),
+                "in_use": self.calls.slot_count(),
+                "line_calls": len(self.calls) - self.calls.slot_count(),
                 "refused": self.admission.refused,
                 "refused_by_engine": self.rejected_by_engine,
             },
@@ -714,7 +875,7 @@ class SipEngine:
             raise ControlError("app must be echo or playback")
         if extension not in self.dialplan.extensions:
             raise ControlError(f"extension {extension!r} does not exist")
-        if not self.admission.admit(self.calls.sip_count()):
+        if not self.admission.admit(self.calls.slot_count()):
             raise ControlError("all call slots are in use")
         leg = _Leg(self, self._account)
         leg.app = app

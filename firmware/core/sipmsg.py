@@ -41,3 +41,21 @@ def header(message: str, name: str) -> str | None:
         if sep and key.strip().lower() == wanted:
             return value.strip()
     return None
+
+
+def from_user(message: str) -> str | None:
+    """The user part of the From header's URI (a trunk caller's number), or None.
+
+    Compact form ``f:`` is accepted; anything odd gives None.
+    """
+    value = header(message, "From") or header(message, "f")
+    if not value:
+        return None
+    start = value.find("<")
+    uri = value[start + 1:value.find(">", start)] if start >= 0 else value.split(";", 1)[0]
+    scheme, sep, rest = uri.strip().partition(":")
+    if not sep or scheme.lower() not in ("sip", "sips", "tel"):
+        return None
+    user = rest.split(";", 1)[0] if scheme.lower() == "tel" else rest.partition("@")[0]
+    user = unquote(user.split(";", 1)[0]).strip()
+    return user if user and len(user) <= 64 and all(c.isalnum() or c in "+*#-._" for c in user) else None

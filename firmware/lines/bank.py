@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from firmware.config.lines import LinesConfig
-from firmware.errors import ControlError
+from firmware.errors import CapacityError, ControlError
 from firmware.lines.alerts import Alerter
 from firmware.telephony import outbound
 from firmware.telephony.cdr import CallRecord, Disposition
@@ -82,7 +82,8 @@ class LineBank:
                 line = self.make_line(rec, self)
                 self.lines[name] = line
                 self.configs[name] = rec
-                self.engine.attach_line(line)
+                if line.kind != "sip":            # a trunk's audio is RTP, not a port
+                    self.engine.attach_line(line)
                 line.start()
                 log.info("line %s (%s on %s) started", name, rec.get("kind"), rec.get("device"))
         self.changed = True
@@ -123,6 +124,12 @@ class LineBank:
         call_id = self._leg_of_line.pop(line.name, None)
         if call_id is not None:
             self.engine.line_ended(call_id, reason)
+
+    def trunk_state(self, name: str, state: str, detail: str) -> None:
+        """Engine hook: a trunk registered, or lost its registration."""
+        line = self.lines.get(name)
+        if line is not None:
+            line.registration(state, detail)
 
     def leg_gone(self, line_name: str, call_id: int) -> None:
         """Engine hook: a line's call ended (the box may have hung up first)."""
@@ -183,8 +190,15 @@ class LineBank:
             if line is None or line.state != "up" or name in self._leg_of_line:
                 continue
             call.line = name
-            call.line_leg = self.engine.dial_line(line, call.plan.number, self, call.uid)
-            self._leg_of_line[name] = call.line_leg
+            if line.kind == "sip":                # a trunk carries many calls at once
+                try:
+                    call.line_leg = self.engine.dial_trunk(name, call.plan.number, self, call.uid)
+                except CapacityError as exc:
+                    log.warning("trunk %s: %s", name, exc)
+                    continue
+            else:
+                call.line_leg = self.engine.dial_line(line, call.plan.number, self, call.uid)
+                self._leg_of_line[name] = call.line_leg
             self._calls[call.line_leg] = call
             return
         self._finish(call, Disposition.FAILED if not call.line else Disposition.BUSY, status=503)
@@ -213,13 +227,13 @@ class LineBank:
         if leg == call.line_leg:
             self._leg_of_line.pop(call.line, None)
             self._calls.pop(leg, None)
-            if call.answered is None and status in (486, 480) and call.tried < len(call.plan.lines):
+            if call.answered is None and status in (486, 480, 503) and call.tried < len(call.plan.lines):
                 call.line_leg = None
                 self._try_next_line(call)  # busy or no answer on this line: the next one
                 return
             disposition = (Disposition.ANSWERED if call.answered else
-                           Disposition.BUSY if status == 486 else Disposition.NO_ANSWER)
-            self._finish(call, disposition, status=486 if status == 486 else 480)
+                           Disposition.BUSY if status in (486, 600) else Disposition.NO_ANSWER)
+            self._finish(call, disposition, status=486 if disposition is Disposition.BUSY else 480)
         else:
             self._finish(call, Disposition.ANSWERED if call.answered else Disposition.HANGUP, status=0)
 

@@ -35,7 +35,8 @@ class ActiveCall:
     started: float
     state: CallState = CallState.OFFERED
     answered: float | None = None
-    line: str = ""           # the phone line carrying it ("" for SIP legs)
+    line: str = ""           # the line or trunk carrying it ("" for the box's own phones)
+    uses_slot: bool = True   # a media-engine call slot (a modem line's port leg has none)
 
     def as_dict(self, now: float) -> dict:
         return {
@@ -85,9 +86,9 @@ class CallTable:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def sip_count(self) -> int:
-        """Legs that hold one of the media engine's call slots (line legs do not)."""
-        return sum(1 for c in self._calls.values() if not c.line)
+    def slot_count(self) -> int:
+        """Legs that hold one of the media engine's call slots (modem line legs do not)."""
+        return sum(1 for c in self._calls.values() if c.uses_slot)
 
     def add(self, call: ActiveCall) -> None:
         self._calls[call.call_id] = call

@@ -1,0 +1,160 @@
+"""A SIP trunk to a provider, with SIPp as the provider on loopback.
+
+The provider (tests/sipp/provider.xml) challenges the box's REGISTER and
+INVITE with digests and refuses wrong ones; it echoes RTP, so audio that
+goes out through the trunk comes back. Its calls to the box
+(provider_call.xml) come from its own address; the same INVITE from any
+other address is refused.
+"""
+import json
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from audio import found_anywhere, noise_signal, read_wav, write_wav
+from conftest import DEFAULT_EXTENSIONS, finish_phone, free_port_block, run_cli, start_box, stop_box, \
+    wait_for_event
+
+SIPP_DIR = Path(__file__).resolve().parent.parent / "sipp"
+PROVIDER_IP = "127.0.7.1"
+USER, PASSWORD = "shop", "trunk-secret-42"
+
+
+def _wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _provider(tmp_path, port, media_port, password=PASSWORD):
+    return subprocess.Popen(
+        ["sipp", "-sf", str(SIPP_DIR / "provider.xml"), "-i", PROVIDER_IP, "-p", str(port),
+         "-mi", PROVIDER_IP, "-mp", str(media_port), "-rtp_echo", "-set", "user", USER, "-set", "pass", password,
+         "-nostdin", "-trace_err", "-error_file", str(tmp_path / "provider_err.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+
+
+def _records(box):
+    db = sqlite3.connect(box.data / "records.db")
+    db.row_factory = sqlite3.Row
+    rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
+    db.close()
+    return rows
+
+
+def _trunk(box):
+    return next(l for l in box.status()["lines"] if l["name"] == "trunk1")
+
+
+@pytest.fixture(scope="module")
+def trunkbox(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trunk")
+    port, media = free_port_block(size=1, low=31000, high=39000), free_port_block(size=4, low=41000, high=49000)
+    provider = _provider(tmp, port, media)
+    box = start_box(tmp, {**DEFAULT_EXTENSIONS, "201": "Agent-one-pass"})
+    tables = {
+        "routes": [{"number": "600", "target": "queue:sales"}],
+        "queues": [{"id": "sales", "members": ["201"], "strategy": "rrmemory", "ring_timeout_s": 8,
+                    "wrapup_s": 0, "failover": "hangup", "join_empty": True}],
+        "lines": [{"id": "trunk1", "kind": "sip", "server": f"{PROVIDER_IP}:{port}", "username": USER,
+                   "password": PASSWORD, "route": "600"}],
+        "outbound_routes": [{"id": "out", "patterns": ["_0X."], "lines": ["trunk1"], "strip": 1}],
+    }
+    (tmp / "t.json").write_text(json.dumps(tables))
+    run_cli(box.data, "callcenter", "load", str(tmp / "t.json"))
+    box.provider_port = port
+    yield box
+    code = stop_box(box)
+    provider.terminate()
+    provider.wait(10)
+    assert code == 0
+    assert "Traceback" not in box.log(), box.log()[-4000:]
+
+
+def test_trunk_registers_with_its_digest(trunkbox):
+    _wait(lambda: _trunk(trunkbox)["state"] == "up", 15, "the trunk to register")
+    assert "trunk1" in trunkbox.cli("lines").stdout
+
+
+def test_wrong_password_leaves_the_trunk_down(tmp_path):
+    port, media = free_port_block(size=1, low=31000, high=39000), free_port_block(size=4, low=41000, high=49000)
+    provider = _provider(tmp_path, port, media, password="the-provider-expects-this")
+    box = start_box(tmp_path, DEFAULT_EXTENSIONS)
+    try:
+        tables = {"routes": [{"number": "600", "target": "hangup"}],
+                  "lines": [{"id": "trunk1", "kind": "sip", "server": f"{PROVIDER_IP}:{port}", "username": USER,
+                             "password": "not-what-it-expects", "route": "600"}]}
+        (tmp_path / "t.json").write_text(json.dumps(tables))
+        run_cli(box.data, "callcenter", "load", str(tmp_path / "t.json"))
+        line = _wait(lambda: (l := _trunk(box))["state"] == "down" and l, 15, "the refusal")
+        assert "403" in line["detail"]
+    finally:
+        assert stop_box(box) == 0
+        provider.terminate()
+        provider.wait(10)
+
+
+def test_extension_calls_out_through_the_trunk_and_hears_the_far_end(trunkbox, tmp_path):
+    box = trunkbox
+    _wait(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
+    before = len(_records(box))
+    signal = noise_signal(6, seed=61)
+    result = box.phone("101", "--call", f"sip:013912345678@{box.proxy}", "--duration", "5", "--wait", "20",
+                       "--play", str(write_wav(tmp_path / "say.wav", signal)),
+                       "--record", str(tmp_path / "heard.wav"))
+    assert result.last("done")["answered"], result.events
+    # The provider echoes RTP: the phone hears itself back through the trunk.
+    assert found_anywhere(signal, read_wav(tmp_path / "heard.wav"), 1) > 0.7
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert (rec["caller"], rec["line"], rec["dialed"], rec["disposition"]) == \
+        ("101", "trunk1", "13912345678", "answered")
+
+
+def test_provider_call_reaches_the_queue_and_the_agent(trunkbox, tmp_path):
+    box = trunkbox
+    _wait(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
+    box.cli("agent", "login", "201")
+    before = len(_records(box))
+    signal = noise_signal(6, seed=62)
+    agent = box.phone("201", "--answer", "--wait", "25", "--duration", "12",   # the caller hangs up first
+                      "--play", str(write_wav(tmp_path / "agent.wav", signal)),
+                      "--record", str(tmp_path / "agent_heard.wav"), background=True)
+    wait_for_event(agent, "ready")
+    users = tmp_path / "callers.csv"
+    users.write_text("SEQUENTIAL\n13800138000;\n")
+    media = free_port_block(size=4, low=41000, high=49000)
+    call = subprocess.run(
+        ["sipp", "-sf", str(SIPP_DIR / "provider_call.xml"), "-inf", str(users), "-m", "1", "-d", "6000",
+         "-i", PROVIDER_IP, "-p", "0", "-mi", PROVIDER_IP, "-mp", str(media), "-rtp_echo",
+         "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(tmp_path / "err.log"),
+         f"127.0.0.1:{box.trunk_port}"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert call.returncode == 0, (tmp_path / "err.log").read_text() if (tmp_path / "err.log").exists() else ""
+    result = finish_phone(agent)
+    assert result.last("done")["answered"]
+    # The caller (SIPp) echoes: the agent hears its own voice back through the trunk.
+    assert found_anywhere(signal, read_wav(tmp_path / "agent_heard.wav"), 1) > 0.7
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert (rec["caller"], rec["line"], rec["agent"], rec["disposition"]) == \
+        ("13800138000", "trunk1", "201", "answered")
+    box.cli("agent", "logout", "201")
+
+
+def test_a_call_from_anyone_but_the_provider_is_refused(trunkbox, tmp_path):
+    box = trunkbox
+    users = tmp_path / "callers.csv"
+    users.write_text("SEQUENTIAL\n13800138000;\n")
+    call = subprocess.run(
+        ["sipp", "-sf", str(SIPP_DIR / "provider_call.xml"), "-inf", str(users), "-m", "1", "-d", "1000",
+         "-i", "127.0.7.9", "-p", "0", "-timeout", "10s", "-timeout_error", "-nostdin",
+         "-trace_err", "-error_file", str(tmp_path / "err.log"), f"127.0.0.1:{box.trunk_port}"],
+        capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert call.returncode != 0
+    assert "403" in (tmp_path / "err.log").read_text()
+    assert "SECURITY: INVITE from 127.0.7.9" in box.log()
