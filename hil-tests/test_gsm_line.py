@@ -5,9 +5,11 @@ SMALLPBX_MODEM_VENDOR (sim7600, sim800, ec25), SMALLPBX_TEST_NUMBER (the
 phone in your hand) and SMALLPBX_SIM_PIN if the SIM has one, then run
 ``.venv/bin/python -m pytest hil-tests -s`` and do what each step prints.
 Without SMALLPBX_HIL the emulated modem plays the SIM network and the
-test phone, so these steps run in CI too. Not here yet: the audio loopback
-level (it needs the audio bridge of issue 4).
+test phone, so these steps run in CI too. The audio level check needs the
+SIM7600's PCM port: set SMALLPBX_MODEM_PCM_PORT (e.g. /dev/ttyUSB4).
 """
+import array
+import math
 import os
 import queue
 import time
@@ -23,6 +25,9 @@ TEST_NUMBER = os.environ.get("SMALLPBX_TEST_NUMBER", "13800138000")
 PERSON_WAIT_S = 90 if HIL else 5
 
 
+PCM_PORT = os.environ.get("SMALLPBX_MODEM_PCM_PORT")
+
+
 @pytest.fixture
 def rig():
     """(modem, far_end, events); far_end is the emulator, or None on a real box."""
@@ -33,7 +38,7 @@ def rig():
         far_end, path = None, port
     else:
         from firmware.sim.modem_emulator import ModemEmulator
-        far_end = ModemEmulator(VENDOR)
+        far_end = ModemEmulator(VENDOR, pcm=VENDOR == "sim7600")
         far_end.ring_interval = 0.3
         path = far_end.start()
     events = queue.Queue()
@@ -113,3 +118,53 @@ def test_reset_and_recovery(rig):
         assert state == "up", f"the line did not come back: {state}"
     finally:
         sup.close()
+
+
+def _tone(seconds: float, dbfs: float, hz: float = 1000.0) -> bytes:
+    amplitude = 32767 * 10 ** (dbfs / 20)
+    return array.array("h", (int(amplitude * math.sin(2 * math.pi * hz * n / 8000))
+                             for n in range(int(seconds * 8000)))).tobytes()
+
+
+def _dbfs(data: bytes) -> float:
+    samples = array.array("h", data[: len(data) - len(data) % 2])
+    rms = math.sqrt(sum(x * x for x in samples) / max(1, len(samples)))
+    return 20 * math.log10(max(rms, 1e-3) / 32767)
+
+
+def test_audio_levels_both_ways(rig):
+    """The line's voice reaches the box at a usable level, and the box's reaches the line."""
+    from firmware.core.ringbuffer import AudioRing
+    from firmware.lines.pcm_pump import SerialPcmPump
+    modem, far_end, events, _ = rig
+    if VENDOR != "sim7600":
+        pytest.skip(f"{VENDOR}: voice is not on a PCM serial port (it needs the sound card path)")
+    pcm_port = far_end.pcm_path if far_end else PCM_PORT
+    if not pcm_port or not os.path.exists(pcm_port):
+        pytest.skip("SMALLPBX_MODEM_PCM_PORT does not name the modem's PCM port")
+    to_pbx, from_pbx = AudioRing(max_ms=4000), AudioRing(max_ms=4000)
+    pump = SerialPcmPump(pcm_port, to_pbx, from_pbx)
+    pump.start()
+    try:
+        print(f"call the box's SIM from {TEST_NUMBER}, then hum or speak steadily for 3 s")
+        if far_end:
+            far_end.incoming_call(TEST_NUMBER)
+        wait_for(events, IncomingCall)
+        modem.answer()
+        from_pbx.write(_tone(2.0, -12))            # the caller should hear a 1 kHz tone
+        if far_end:
+            far_end.play_caller_audio(_tone(2.0, -12))
+        time.sleep(3.0)
+        heard = to_pbx.read(int(2.0 * 16000))
+        level = _dbfs(heard)
+        print(f"line -> box level {level:.1f} dBFS")
+        if far_end:
+            assert abs(level - (-12 - 3)) < 2.0, level   # a sine's RMS is 3 dB under its peak
+            sent = _dbfs(bytes(far_end.captured_audio)[: int(2.0 * 16000)])
+            print(f"box -> line level {sent:.1f} dBFS")
+            assert abs(sent - (-15)) < 2.0, sent
+        else:
+            assert level > -45, "almost nothing came from the line: check the PCM port and AT+CPCMREG"
+        modem.hang_up()
+    finally:
+        pump.close()
