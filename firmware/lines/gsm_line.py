@@ -199,13 +199,14 @@ class GsmLine:
             modem = self.supervisor.modem
             if modem is None:
                 return
-            for line in modem.at("AT+CLCC", 5):
-                m = CLCC.match(line)
-                if m and m.group(2) == "0":           # stat 0: active
-                    if self._dialing.is_set():
-                        self._dialing.clear()
-                        self.post(lambda: self.listener.answered(self))
-                    return
+            calls = [m for m in map(CLCC.match, modem.at("AT+CLCC", 5)) if m]
+            if any(m.group(2) == "0" for m in calls):   # stat 0: active
+                if self._dialing.is_set():
+                    self._dialing.clear()
+                    self.post(lambda: self.listener.answered(self))
+                return
+            if not calls and not modem.in_call:
+                return                                  # gone: CallEnded has been reported
             self._stop.wait(DIAL_POLL_S)
         if self._dialing.is_set():
             self._dialing.clear()

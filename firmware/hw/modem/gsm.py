@@ -266,8 +266,14 @@ class GsmModem:
     def dial(self, number: str) -> None:
         if not re.fullmatch(r"\+?[0-9*#]{1,32}", number):
             raise ValueError(f"not a dialable number: {number!r}")
-        self.at(f"ATD{number};", 30)
+        # In a call from the moment ATD goes out: a far end that rejects at
+        # once sends NO CARRIER before (or with) ATD's OK, and it must count.
         self.in_call = True
+        try:
+            self.at(f"ATD{number};", 30)
+        except ModemError:
+            self.in_call = False
+            raise
         if self.vendor.pcm_audio:
             self.at(self.vendor.pcm_audio)
 
