@@ -7,7 +7,9 @@ setup(
     description="Phone system for a 1-5 seat shop: SIP, GSM/FXO lines, IVR, queues, recording",
     python_requires=">=3.11",
     packages=find_packages(include=["firmware", "firmware.*", "web", "web.*"]),
-    package_data={"firmware.proxy": ["*.tmpl"]},
+    package_data={"firmware.proxy": ["*.tmpl"],
+                  "web": ["templates/*.html", "templates/*/*.html", "static/*",
+                          "translations/*/LC_MESSAGES/*.po", "babel.cfg"]},
     install_requires=[
         # x86_64 dev/CI: the PyPI wheel (PJSUA_MAX_CALLS=4). The Pi image
         # builds pjproject from source with PBX limits instead (image/).

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="start the whole box in the foreground")
     _add_port_options(run)
+    run.add_argument("--web-port", type=int, default=8080,
+                     help="the setup page's HTTP port on --sip-bind (0: no web page; default %(default)s)")
     core = sub.add_parser("core", help="run only the core daemon (systemd unit)")
     _add_port_options(core)
     kam = sub.add_parser("kamailio", help="generate Kamailio's cfg and run it (systemd unit)")
@@ -86,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("action", choices=["login", "logout", "pause", "unpause"])
     agent.add_argument("extension")
     agent.add_argument("--reason", default="break")
+
+    web = sub.add_parser("web", help="the setup page and dashboard (systemd: smallpbx-web.service)")
+    web.add_argument("--host", default="0.0.0.0", help="address to serve on (default %(default)s)")
+    web.add_argument("--port", type=int, default=8080, help="HTTP port (default %(default)s)")
+    web.add_argument("--sip-port", type=int, default=Ports().sip_port, help="SIP port shown to phones")
 
     lines = sub.add_parser("lines", help="the phone lines: state, signal, recent events")
     lines.add_argument("--json", action="store_true")
@@ -339,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             from firmware.supervisor import run_box
-            return run_box(paths, _ports(args), args.verbose)
+            return run_box(paths, _ports(args), args.verbose, web_port=args.web_port)
         if args.command == "core":
             from firmware.core.daemon import CoreDaemon
             code = CoreDaemon(paths, _ports(args)).run()
@@ -398,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "callcenter":
             return _cmd_callcenter(args, paths)
+        if args.command == "web":
+            from web.server import serve
+            serve(paths.data, args.host, args.port, config={"SIP_PORT": args.sip_port})
+            return 0
         if args.command == "lines":
             return _cmd_lines(args, paths)
         if args.command == "sms":

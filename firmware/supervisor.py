@@ -1,7 +1,7 @@
 """``smallpbx run``: the whole box in the foreground.
 
-Starts Kamailio (configuration generated into DATA/run/kamailio) and the
-core daemon as child processes, the way systemd runs them as units, and
+Starts Kamailio (configuration generated into DATA/run/kamailio), the
+core daemon and the setup page (``--web-port``) as child processes, the way systemd runs them as units, and
 stops both on Ctrl-C/SIGTERM. If either child dies, the other is stopped
 too and the exit status says so: under systemd each unit restarts on its
 own instead.
@@ -55,7 +55,12 @@ def core_command(paths: BoxPaths, ports: Ports, verbose: int) -> list[str]:
     return argv
 
 
-def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
+def web_command(paths: BoxPaths, ports: Ports, web_port: int) -> list[str]:
+    return [sys.executable, "-m", "firmware", "--data", str(paths.data), "web",
+            "--host", ports.sip_bind, "--port", str(web_port), "--sip-port", str(ports.sip_port)]
+
+
+def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0, web_port: int = 0) -> int:
     platform = detect_platform()
     if platform.simulated:
         log.info("no Raspberry Pi found (%s): running with simulated hardware", platform.model)
@@ -79,6 +84,8 @@ def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
         # Children ignore the terminal's Ctrl-C; we stop them in order.
         children["kamailio"] = subprocess.Popen(kamailio.command(settings), preexec_fn=os.setpgrp)
         children["core"] = subprocess.Popen(core_command(paths, ports, verbose), preexec_fn=os.setpgrp)
+        if web_port:
+            children["web"] = subprocess.Popen(web_command(paths, ports, web_port), preexec_fn=os.setpgrp)
         client = ControlClient(paths.control_socket, timeout=2)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
@@ -92,6 +99,8 @@ def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0) -> int:
                 time.sleep(0.1)
         log.info("SmallPBX is up: phones register at sip:%s:%d (realm %s); data in %s",
                  ports.sip_bind, ports.sip_port, settings.realm, paths.data)
+        if web_port:
+            log.info("setup page: http://%s:%d/", ports.sip_bind, web_port)
         if sim_modem is not None and not ConfigStore(paths.data).callcenter_tables()["lines"]:
             log.info("no line configured: add {\"id\": \"gsm1\", \"device\": \"sim\", \"route\": ...} "
                      "under 'lines' ('smallpbx callcenter load') to use the simulated modem")
@@ -118,8 +127,9 @@ def _dead(children: dict[str, subprocess.Popen]) -> str | None:
 
 
 def _stop_all(children: dict[str, subprocess.Popen]) -> None:
-    # The core first (it hangs up its calls through Kamailio), then Kamailio.
-    for name in ("core", "kamailio"):
+    # The web page and the core first (the core hangs up its calls through
+    # Kamailio), then Kamailio.
+    for name in ("web", "core", "kamailio"):
         proc = children.get(name)
         if proc is None or proc.poll() is not None:
             continue

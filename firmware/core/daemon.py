@@ -169,11 +169,18 @@ class CoreDaemon:
             simulated=detect_platform().simulated, language=settings["language"],
             pins=settings["panel_pins"], display_kind=settings["panel_display"],
             on_night_toggle=lambda: self.engine.post(OwnerCall(fn=lambda: self.contact._toggle_night_mode("panel"))),
-            on_recovery=lambda: log.warning("panel: admin password reset requested (the web setup "
-                                            "page and its password do not exist yet)"))
+            on_recovery=self._request_admin_reset)
         if self.panel is not None:
             self.panel.start()
             threading.Thread(target=self._watch_proxy, name="proxy-watch", daemon=True).start()
+
+    def _request_admin_reset(self) -> None:
+        """The panel's very long press at boot: the web page reopens its password
+        step at its next request (the flag's time says when); nothing else changes."""
+        flag = self.paths.run / "admin-reset"
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
+        log.warning("panel: admin password reset requested; the setup page asks for a new one")
 
     def _watch_proxy(self) -> None:
         # Kamailio's health for the fault LED, asked off the owner thread.

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from audio import best_correlation, found_anywhere, noise_signal, read_wav, write_wav
-from conftest import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
 
 AGENTS = {"201": "Agent-one-pass", "202": "Agent-two-pass", "203": "Agent-three-pw"}
 TABLES = {

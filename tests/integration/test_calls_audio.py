@@ -7,7 +7,7 @@ import time
 import wave
 
 from audio import best_correlation, heard, noise_signal, read_wav, write_wav
-from conftest import finish_phone, wait_for_event
+from boxtools import finish_phone, wait_for_event
 
 UNRELATED = 0.3  # two different noise signals: ~0.05
 

@@ -7,7 +7,7 @@ is refused cleanly and logged, and the box keeps going. A config change
 import time
 
 from audio import noise_signal, read_wav, window_matches, write_wav
-from conftest import finish_phone, run_cli, wait_for_event
+from boxtools import finish_phone, run_cli, wait_for_event
 
 
 def _wait_calls(box, count, timeout=20):

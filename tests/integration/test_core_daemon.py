@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import free_port_block
+from boxtools import free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_core_notifies_ready_pings_watchdog_and_stops_cleanly(tmp_path):
 
 
 def test_stopping_the_box_with_calls_up_is_clean(tmp_path):
-    from conftest import DEFAULT_EXTENSIONS, start_box, stop_box, wait_for_event
+    from boxtools import DEFAULT_EXTENSIONS, start_box, stop_box, wait_for_event
 
     box = start_box(tmp_path, DEFAULT_EXTENSIONS)
     try:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from audio import found_anywhere, noise_signal, read_wav, write_wav
-from conftest import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
 from firmware.sim.modem_emulator import ModemEmulator
 
 CALLER = "13800138000"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import DEFAULT_EXTENSIONS, run_cli, start_box, stop_box
+from boxtools import DEFAULT_EXTENSIONS, run_cli, start_box, stop_box
 from firmware.sim.modem_emulator import ModemEmulator
 
 OWNER = "13600136000"

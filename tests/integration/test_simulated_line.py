@@ -2,7 +2,7 @@
 import json
 import time
 
-from conftest import run_cli, start_box, stop_box
+from boxtools import run_cli, start_box, stop_box
 
 
 def _wait(predicate, timeout, what):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from audio import found_anywhere, noise_signal, read_wav, write_wav
-from conftest import DEFAULT_EXTENSIONS, finish_phone, free_port_block, run_cli, start_box, stop_box, \
+from boxtools import DEFAULT_EXTENSIONS, finish_phone, free_port_block, run_cli, start_box, stop_box, \
     wait_for_event
 
 SIPP_DIR = Path(__file__).resolve().parent.parent / "sipp"

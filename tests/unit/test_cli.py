@@ -1,7 +1,7 @@
 """The smallpbx command, run as a user would (a subprocess)."""
 import json
 
-from conftest import run_cli
+from boxtools import run_cli
 
 
 def test_extension_lifecycle(tmp_path):

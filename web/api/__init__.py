@@ -1,0 +1,1 @@
+"""The JSON API: views.py (endpoints), openapi.py (its OpenAPI document)."""

@@ -1,0 +1,188 @@
+"""The JSON API: what the pages do, for the dashboard's polling and for scripts.
+
+Same login and roles as the pages (session cookie); every state-changing
+call needs the ``X-CSRFToken`` header (``GET /api/session`` gives the
+token). Errors are ``{"error": message, "field": dotted.path}`` with 400
+(refused value), 401 (not logged in), 403 (role), 404, 503 (core down or
+setup not done). Described in ``GET /api/openapi.json``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, jsonify, request
+from flask_wtf.csrf import generate_csrf
+
+from firmware.errors import ConfigError, ControlError
+from web.box import get_box, get_calllog
+from web.dashboard import live
+from web.extensions import service
+from web.i18n import N_, page_language, translate_error
+from web.security import admin_required, current_user, login_required, public
+from web.api.openapi import spec
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+AGENT_ACTIONS = ("login", "logout", "pause", "unpause")
+
+
+@bp.errorhandler(ConfigError)
+def config_error(exc: ConfigError):
+    return jsonify({"error": translate_error(exc.message), "field": exc.field}), 400
+
+
+@bp.errorhandler(ControlError)
+def control_error(exc: ControlError):
+    if _unreachable(exc):
+        return jsonify({"error": str(exc), "core": "unreachable"}), 503
+    return jsonify({"error": str(exc), "core": "refused"}), 409
+
+
+def _unreachable(exc: ControlError) -> bool:
+    return isinstance(exc.__cause__, OSError)
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ConfigError("(body)", N_("must be a JSON object"))
+    return body
+
+
+def _text(body: dict, key: str, default: str = "") -> str:
+    value = body.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(key, N_("must be text"))
+    return value
+
+
+@bp.route("/openapi.json")
+@public
+def openapi():
+    return jsonify(spec())
+
+
+@bp.route("/session")
+@login_required
+def session_info():
+    user = current_user()
+    return jsonify({"user": user.username, "role": user.role, "extension": user.extension,
+                    "language": page_language(), "csrf_token": generate_csrf(),
+                    "setup_done": get_box().state.wizard_done()})
+
+
+@bp.route("/status")
+@login_required
+def status():
+    return jsonify(live.collect(get_box(), current_user()))
+
+
+@bp.route("/panel")
+@admin_required
+def panel():
+    info = get_box().core("panel")
+    return jsonify({k: info.get(k) for k in ("page", "leds", "display", "png_base64")})
+
+
+@bp.route("/calls")
+@login_required
+def calls():
+    user = current_user()
+    agent = request.args.get("agent") or None
+    if not user.is_admin:
+        if agent not in (None, user.extension):
+            return jsonify({"error": "agents see only their own calls"}), 403
+        agent = user.extension
+    day = request.args.get("day")
+    if day:
+        try:
+            datetime.strptime(day, "%Y-%m-%d")
+        except ValueError:
+            raise ConfigError("day", N_("must be a date like 2026-05-01")) from None
+    try:
+        limit = min(max(int(request.args.get("limit", 100)), 1), 500)
+    except ValueError:
+        raise ConfigError("limit", N_("must be a whole number")) from None
+    since, until = live.day_bounds(get_box(), day)
+    rows = get_calllog().calls(since, until, agent=agent, limit=limit)
+    return jsonify({"calls": [live.public_call(r) for r in rows]})
+
+
+@bp.route("/agents/<extension>/<action>", methods=["POST"])
+@login_required
+def agent_action(extension: str, action: str):
+    user = current_user()
+    if not user.is_admin and extension != user.extension:
+        return jsonify({"error": "agents may change only their own status"}), 403
+    if action not in AGENT_ACTIONS:
+        return jsonify({"error": f"action must be one of {', '.join(AGENT_ACTIONS)}"}), 404
+    reason = _text(_json_body(), "reason", "break")[:32] or "break"
+    result = get_box().core(f"agent-{action}", extension=extension, reason=reason)
+    return jsonify(result)
+
+
+@bp.route("/time-conditions/<tc_id>/override", methods=["POST"])
+@admin_required
+def override(tc_id: str):
+    mode = _json_body().get("mode")
+    if mode not in ("open", "closed", "auto"):
+        raise ConfigError("mode", N_("must be open, closed or auto"))
+    box = get_box()
+    try:
+        return jsonify(box.core("override", id=tc_id, mode=None if mode == "auto" else mode))
+    except ControlError as exc:
+        if not _unreachable(exc):
+            raise
+    box.store.set_override(tc_id, None if mode == "auto" else mode)     # applied when the core starts
+    return jsonify({"id": tc_id, "override": mode, "applied": False})
+
+
+@bp.route("/extensions")
+@admin_required
+def extensions():
+    status, _core = live.core_status(get_box())
+    regs = None if status is None else status.get("registrations", [])
+    return jsonify({"extensions": service.listing(get_box(), regs)})
+
+
+@bp.route("/extensions", methods=["POST"])
+@admin_required
+def add_extension():
+    body = _json_body()
+    web_login = body.get("web_login", False)
+    if not isinstance(web_login, bool):
+        raise ConfigError("web_login", N_("must be true or false"))
+    result = service.add(get_box(), _text(body, "number"), _text(body, "name"), web_login=web_login)
+    result["account"].pop("qr_svg", None)
+    return jsonify(result), 201
+
+
+@bp.route("/extensions/<number>", methods=["DELETE"])
+@admin_required
+def remove_extension(number: str):
+    return jsonify(service.remove(get_box(), number))
+
+
+@bp.route("/extensions/<number>/password", methods=["POST"])
+@admin_required
+def reset_password(number: str):
+    result = service.reset_sip_password(get_box(), number)
+    result["account"].pop("qr_svg", None)
+    return jsonify(result)
+
+
+@bp.route("/extensions/<number>/web-login", methods=["POST"])
+@admin_required
+def reset_web_login(number: str):
+    return jsonify(service.reset_web_login(get_box(), number))
+
+
+@bp.route("/extensions/<number>/web-login", methods=["DELETE"])
+@admin_required
+def remove_web_login(number: str):
+    box = get_box()
+    gone = box.users.remove_extension_logins(number)
+    if not gone:
+        return jsonify({"error": "this extension has no web login"}), 404
+    return jsonify({"removed": gone})

@@ -1,0 +1,1 @@
+"""The dashboard: views.py (the page), live.py (the live picture, per role)."""

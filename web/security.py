@@ -1,0 +1,178 @@
+"""Sessions, roles and the guard every request passes.
+
+- **Secret**: made once per box (``DATA/web/secret_key``, 32 random bytes,
+  mode 0600); sessions are signed cookies (HttpOnly, SameSite=Lax, Secure
+  when the request came over https, 12 h).
+- **Access, fail closed**: every view declares who may use it with
+  :func:`public`, :func:`login_required` or :func:`admin_required`; a view
+  without a declaration answers 403 to everyone.
+- **First boot**: until an admin exists every page leads to the setup
+  wizard; after it, pages need a login; an admin who has not finished the
+  wizard is led back to it.
+- **Sessions end** when the user's ``epoch`` changes (password change,
+  log out, removal): the cookie carries the epoch it was made in.
+- **CSRF**: Flask-WTF's ``CSRFProtect`` runs before this guard on every
+  POST/PUT/PATCH/DELETE (forms send ``csrf_token``, the API ``X-CSRFToken``).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import abort, current_app, g, has_request_context, jsonify, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext
+
+from web.auth.users import User
+from web.box import get_box
+
+ACCESS_ATTR = "_smallpbx_access"
+# Reachable before the first admin exists (the rest leads to the wizard).
+FIRST_BOOT_ENDPOINTS = {"wizard.start", "wizard.password", "auth.language", "api.openapi", "static"}
+
+
+def _declare(level: str):
+    def mark(view):
+        setattr(view, ACCESS_ATTR, level)
+        return view
+    return mark
+
+
+public = _declare("public")
+login_required = _declare("login")
+admin_required = _declare("admin")
+
+
+def load_secret_key(web_dir: Path) -> bytes:
+    """The box's session secret; made on first use, never shared, mode 0600."""
+    path = Path(web_dir) / "secret_key"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+        path.unlink()   # truncated by a crash during creation: make a new one
+        return load_secret_key(web_dir)
+    try:
+        key = secrets.token_bytes(32)
+        os.write(fd, key)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return key
+
+
+class BoxSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions whose cookie is Secure whenever the page came over https."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+
+def current_user() -> User | None:
+    if "user" not in g:
+        g.user = None
+        name = session.get("user")
+        if name:
+            user = get_box().users.get(name)
+            if user is not None and user.epoch == session.get("epoch"):
+                g.user = user
+            else:                      # removed, new password, or logged out elsewhere
+                session.pop("user", None)
+                session.pop("epoch", None)
+    return g.user
+
+
+def log_in(user: User) -> None:
+    """A fresh session for ``user`` (nothing of the old one but the language)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session.permanent = True
+    session["user"] = user.username
+    session["epoch"] = user.epoch
+    g.user = user
+
+
+def log_out() -> None:
+    """End this user's sessions everywhere (the epoch moves on); keep the language."""
+    user = current_user()
+    if user is not None:
+        get_box().users.end_sessions(user.username)
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    g.user = None
+
+
+def wants_json() -> bool:
+    return request.blueprint == "api"
+
+
+def _refuse(status: int, message: str):
+    if wants_json():
+        return jsonify({"error": message}), status
+    abort(status)
+
+
+def guard():
+    """``before_request``: the first-boot, login and role rules, in that order."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None                                   # 404 / 405 follow
+    view = current_app.view_functions.get(endpoint)
+    access = "public" if endpoint == "static" else getattr(view, ACCESS_ATTR, None)
+    if access is None:
+        return _refuse(403, "forbidden")
+    box = get_box()
+    box.consume_admin_reset()
+    user = current_user()          # before any view makes a form: a stale login is dropped first
+    if not box.users.has_admin():
+        if endpoint in FIRST_BOOT_ENDPOINTS:
+            return None
+        if wants_json():
+            return jsonify({"error": "setup not done", "setup": url_for("wizard.start")}), 503
+        return redirect(url_for("wizard.password"))
+    if access == "public":
+        return None
+    if user is None:
+        if wants_json():
+            return jsonify({"error": "login required", "login": url_for("auth.login")}), 401
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    if access == "admin" and not user.is_admin:
+        return _refuse(403, gettext("This page is for the shop owner."))
+    if (user.is_admin and request.method == "GET" and request.blueprint not in ("wizard", "auth", "api")
+            and not box.state.wizard_done()):
+        return redirect(url_for("wizard.resume"))
+    return None
+
+
+def security_headers(response):
+    """``after_request``: everything is served by the box itself; nothing may frame it."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.blueprint == "api" or current_user_cached() is not None:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def current_user_cached() -> User | None:
+    return g.get("user")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only local paths: no open redirect through ``?next=``."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
