@@ -125,7 +125,10 @@ def main() -> None:
     ep.audDevManager().setNullDev()
     spin = lambda: ep.libHandleEvents(10)  # noqa: E731
 
-    to_pbx, from_pbx = AudioRing(), AudioRing()
+    from firmware.lines.gsm_line import LINE_RING_MAX_MS, LINE_RING_TARGET_MS
+    target = float(sys.argv[sys.argv.index("--target-ms") + 1]) if "--target-ms" in sys.argv else LINE_RING_TARGET_MS
+    to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target)
+    from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target)
     port = LinePort("bench-line", to_pbx, from_pbx)
     port.create()
     rang = threading.Event()
@@ -139,6 +142,8 @@ def main() -> None:
 
     ask("ring")
     rang.wait(10)
+    to_pbx.clear()                      # what GsmLine does before it answers
+    from_pbx.clear()
     modem.answer()                      # ATA, then AT+CPCMREG=1: the stream starts
     port.startTransmit(port)            # the bridge sends the line's audio back to it
     for _ in range(100):                # let the rings settle
@@ -161,7 +166,8 @@ def main() -> None:
     port = None
     ep.libDestroy()
 
-    print("line audio path (SIM7600 PCM port emulated on a pty, 20 ms frames, real pjsua2 bridge)")
+    print(f"line audio path (SIM7600 PCM port emulated on a pty, 20 ms frames, real pjsua2 bridge, "
+          f"ring target {target:.0f} ms)")
     if delays:
         ms = sorted(d * 1000 for d in delays)
         p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]
@@ -172,7 +178,8 @@ def main() -> None:
         print("  no click came back: the path is broken")
     print(f"  CPU of this process: idle {idle:.2f} % of one core, in a call {busy:.2f} %, "
           f"one bridged line call {busy - idle:.2f} %")
-    print(f"  ring underruns {to_pbx.underruns}/{from_pbx.underruns}, overruns {to_pbx.overruns}/{from_pbx.overruns}")
+    print(f"  ring underruns {to_pbx.underruns}/{from_pbx.underruns}, overruns {to_pbx.overruns}/{from_pbx.overruns}, "
+          f"drift corrections {to_pbx.corrections}/{from_pbx.corrections}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 CLCC = re.compile(r"^\+CLCC: ?\d+,(\d),(\d)")
 DIAL_ANSWER_TIMEOUT_S = 60.0
 DIAL_POLL_S = 0.3
+# The modem's PCM frames come every 20 ms like pjsua's ticks, with little
+# jitter: 30 ms of fill absorbs it (measured: bench/line_audio.py).
+LINE_RING_TARGET_MS = 30
+LINE_RING_MAX_MS = 120
 
 
 class GsmLine:
@@ -55,8 +59,10 @@ class GsmLine:
         self.config = config
         self.listener = listener
         self.post = post
-        self.to_pbx = AudioRing()
-        self.from_pbx = AudioRing()
+        # Both rings keep LINE_RING_TARGET_MS of audio and correct the drift
+        # between the modem's clock and pjsua's (see ringbuffer.py).
+        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS)
+        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS)
         self.check_every = check_every
         self.signal_dbm: int | None = None
         self.state = "starting"
@@ -166,6 +172,7 @@ class GsmLine:
     def _do(self, job: tuple) -> None:
         kind = job[0]
         if kind == "answer":
+            self._fresh_audio()
             self._modem().answer()
             self.post(lambda: self.listener.answered(self))
         elif kind == "hangup":
@@ -173,6 +180,7 @@ class GsmLine:
             if modem is not None and (modem.in_call or modem.ringing):
                 modem.hang_up()
         elif kind == "dial":
+            self._fresh_audio()
             self._dialing.set()
             self._modem().dial(job[1])
             self._wait_for_answer()
@@ -182,6 +190,10 @@ class GsmLine:
             _, number, text, ref = job
             reference = self._modem().send_sms(number, text)
             self.post(lambda: self.listener.sms_sent(self, ref, reference, ""))
+
+    def _fresh_audio(self) -> None:
+        self.to_pbx.clear()
+        self.from_pbx.clear()
 
     def _job_failed(self, job: tuple, why: str) -> None:
         kind = job[0]

@@ -78,7 +78,8 @@ def _records(box):
 
 
 def test_line_is_reported_with_its_state_and_signal(gsmbox):
-    [line] = gsmbox.status()["lines"]
+    # The signal is read right after the line comes up.
+    [line] = _wait(lambda: [l for l in gsmbox.status()["lines"] if l["signal_dbm"] is not None], 10, "the signal")
     assert line["name"] == "gsm1" and line["state"] == "up" and line["route"] == "600"
     assert line["signal_dbm"] is not None and -113 <= line["signal_dbm"] <= -51
     assert line["panel_state"] == "up"
