@@ -24,7 +24,8 @@ from firmware.telephony.outbound import OutboundRoute, compile_pattern
 
 LINE_ID = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 LINE_KINDS = ("gsm", "sip")
-LINE_FIELDS = {"id", "kind", "name", "device", "vendor", "pin", "pcm_device", "route", "power_pin", "enabled"}
+LINE_FIELDS = {"id", "kind", "name", "device", "vendor", "pin", "pcm_device", "sound_device", "rx_gain_db",
+               "tx_gain_db", "route", "power_pin", "enabled"}
 TRUNK_FIELDS = {"id", "kind", "name", "server", "username", "password", "register", "expires", "allow_from",
                 "route", "enabled"}
 SERVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?$")
@@ -57,6 +58,15 @@ def _line(rec: dict, routes: set[str]) -> dict:
         value = rec.get(key) or ""
         if (key == "device" or value) and (not isinstance(value, str) or not DEVICE.match(value)):
             raise ConfigError(f"{label}.{key}", "must be a /dev/ path, a pyserial URL or 'sim'")
+    sound = rec.get("sound_device") or ""
+    if sound and (not isinstance(sound, str) or len(sound) > 64 or any(ord(c) < 32 for c in sound)):
+        raise ConfigError(f"{label}.sound_device", "must be a sound card's name (at most 64 characters)")
+    if sound and rec.get("pcm_device"):
+        raise ConfigError(f"{label}.sound_device", "a line's voice is on a PCM port or a sound card, not both")
+    for key in ("rx_gain_db", "tx_gain_db"):
+        gain = rec.get(key, 0)
+        if not isinstance(gain, (int, float)) or isinstance(gain, bool) or not -20 <= gain <= 20:
+            raise ConfigError(f"{label}.{key}", "must be a level from -20 to 20 dB")
     if rec.get("vendor", "sim7600") not in VENDORS:
         raise ConfigError(f"{label}.vendor", f"must be one of {', '.join(VENDORS)}")
     pin = rec.get("pin") or ""
@@ -72,8 +82,8 @@ def _line(rec: dict, routes: set[str]) -> dict:
     name = rec.get("name", "")
     if not isinstance(name, str) or len(name) > 64:
         raise ConfigError(f"{label}.name", "must be text of at most 64 characters")
-    return {"kind": "gsm", "vendor": "sim7600", "pin": "", "pcm_device": "", "power_pin": None,
-            "enabled": True, "name": "", **rec}
+    return {"kind": "gsm", "vendor": "sim7600", "pin": "", "pcm_device": "", "sound_device": "",
+            "rx_gain_db": 0, "tx_gain_db": 0, "power_pin": None, "enabled": True, "name": "", **rec}
 
 
 def _trunk(rec: dict, routes: set[str], label: str) -> dict:

@@ -26,6 +26,7 @@ import time
 from typing import Callable
 
 from firmware.core.ringbuffer import AudioRing
+from firmware.errors import SmallPbxError
 from firmware.hw.modem.at import ModemError
 from firmware.hw.modem.gsm import (CallAnswered, CallEnded, DtmfReceived, GsmModem, IncomingCall,
                                    LineState, SmsReceived)
@@ -70,8 +71,18 @@ class GsmLine:
         self.since = time.time()
         self.supervisor = LineSupervisor(self._make_modem, on_state=self._on_state, power_pin=power_pin,
                                          check_every=check_every, ping_timeout=ping_timeout)
-        self.pump = (SerialPcmPump(config["pcm_device"], self.to_pbx, self.from_pbx)
-                     if config.get("pcm_device") else None)
+        # Levels: what the caller says (rx) and what the box says to them (tx).
+        self.to_pbx.gain_db = config.get("rx_gain_db", 0)
+        self.from_pbx.gain_db = config.get("tx_gain_db", 0)
+        # The call's voice: the SIM7600's PCM serial port, or a sound card
+        # (a USB audio modem, an analog hat's codec), or none configured.
+        self.pump = None
+        if config.get("pcm_device"):
+            self.pump = SerialPcmPump(config["pcm_device"], self.to_pbx, self.from_pbx)
+        elif config.get("sound_device"):
+            from firmware.hw.soundcard import SoundCardLine
+            self.pump = SoundCardLine(config["sound_device"], self.to_pbx, self.from_pbx,
+                                      on_error=lambda exc: log.error("line %s: %s", self.name, exc))
         self._jobs: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -80,7 +91,11 @@ class GsmLine:
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:
         if self.pump is not None:
-            self.pump.start()
+            try:
+                self.pump.start()
+            except SmallPbxError as exc:     # no such sound card: calls still work, without voice
+                log.error("line %s: no voice path: %s", self.name, exc)
+                self.pump = None
         for target, name in ((self._work_loop, "worker"), (self._health_loop, "health")):
             thread = threading.Thread(target=target, name=f"line-{self.name}-{name}", daemon=True)
             thread.start()

@@ -75,6 +75,10 @@ def test_a_good_line_and_route_build_with_defaults():
     ({"route": "999"}, "lines.gsm1.route"),
     ({"power_pin": 40}, "lines.gsm1.power_pin"),
     ({"colour": "red"}, "lines.gsm1.colour"),
+    ({"rx_gain_db": 40}, "lines.gsm1.rx_gain_db"),
+    ({"tx_gain_db": "loud"}, "lines.gsm1.tx_gain_db"),
+    ({"sound_device": "USB Audio", "pcm_device": "/dev/ttyUSB4"}, "lines.gsm1.sound_device"),
+    ({"sound_device": "bad\nname"}, "lines.gsm1.sound_device"),
 ])
 def test_bad_line_fields_are_named(change, field):
     with pytest.raises(ConfigError) as err:
@@ -93,6 +97,27 @@ def test_bad_outbound_route_fields_are_named(route, field):
     with pytest.raises(ConfigError) as err:
         lines_config.build(_doc([GOOD_LINE], [route]), {"600"})
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("change,field", [
+    ({"password": ""}, "lines.t1.password"),                 # never register without authentication
+    ({"server": "sip provider"}, "lines.t1.server"),
+    ({"username": "a b"}, "lines.t1.username"),
+    ({"register": False, "server": "gw.example"}, "lines.t1.allow_from"),
+    ({"expires": 5}, "lines.t1.expires"),
+    ({"device": "/dev/ttyUSB0"}, "lines.t1.device"),
+])
+def test_bad_trunk_fields_are_named(change, field):
+    trunk = {"id": "t1", "kind": "sip", "server": "sip.example.com:5060", "username": "shop",
+             "password": "s3cret-pass", "route": "600"}
+    with pytest.raises(ConfigError) as err:
+        lines_config.build(_doc([{**trunk, **change}]), {"600"})
+    assert err.value.field == field
+
+
+def test_fxo_gateway_peer_needs_no_password():
+    gw = {"id": "fxo", "kind": "sip", "server": "192.168.1.50", "username": "shop", "register": False, "route": "600"}
+    assert lines_config.build(_doc([gw]), {"600"}).lines["fxo"]["register"] is False
 
 
 def test_two_lines_on_one_device_are_refused():
