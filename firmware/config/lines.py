@@ -23,7 +23,8 @@ from firmware.hw.modem.vendors import VENDORS
 from firmware.telephony.outbound import OutboundRoute, compile_pattern
 
 LINE_ID = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
-LINE_KINDS = ("gsm", "sip")
+LINE_KINDS = ("gsm", "fxo", "sip")
+FXO_FIELDS = {"id", "kind", "name", "device", "rx_gain_db", "tx_gain_db", "route", "enabled"}
 LINE_FIELDS = {"id", "kind", "name", "device", "vendor", "pin", "pcm_device", "sound_device", "rx_gain_db",
                "tx_gain_db", "route", "power_pin", "enabled"}
 TRUNK_FIELDS = {"id", "kind", "name", "server", "username", "password", "register", "expires", "allow_from",
@@ -49,7 +50,7 @@ def _line(rec: dict, routes: set[str]) -> dict:
     label = f"lines.{line_id}"
     if rec.get("kind") == "sip":
         return _trunk(rec, routes, label)
-    unknown = set(rec) - LINE_FIELDS
+    unknown = set(rec) - (FXO_FIELDS if rec.get("kind") == "fxo" else LINE_FIELDS)
     if unknown:
         raise ConfigError(f"{label}.{sorted(unknown)[0]}", "is not a known field")
     if rec.get("kind", "gsm") not in LINE_KINDS:
@@ -82,6 +83,8 @@ def _line(rec: dict, routes: set[str]) -> dict:
     name = rec.get("name", "")
     if not isinstance(name, str) or len(name) > 64:
         raise ConfigError(f"{label}.name", "must be text of at most 64 characters")
+    if rec.get("kind") == "fxo":
+        return {"rx_gain_db": 0, "tx_gain_db": 0, "enabled": True, "name": "", **rec}
     return {"kind": "gsm", "vendor": "sim7600", "pin": "", "pcm_device": "", "sound_device": "",
             "rx_gain_db": 0, "tx_gain_db": 0, "power_pin": None, "enabled": True, "name": "", **rec}
 

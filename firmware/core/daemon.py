@@ -27,6 +27,7 @@ from firmware.hw.network import box_address
 from firmware.hw.pins import pin_factory
 from firmware.lines.alerts import Alerter
 from firmware.lines.bank import LineBank
+from firmware.lines.fxo_line import FxoLine
 from firmware.lines.gsm_line import GsmLine
 from firmware.lines.sip_trunk import SipTrunkLine
 from firmware.hw.platform import detect_platform
@@ -105,6 +106,8 @@ class CoreDaemon:
         config = dict(config)
         if config["kind"] == "sip":
             return SipTrunkLine(config, self.engine, listener)
+        if config["kind"] == "fxo":
+            return FxoLine(config, listener=listener, post=lambda fn: self.engine.post(OwnerCall(fn=fn)))
         if config["device"] == "sim":
             try:
                 sim = json.loads(self.paths.sim_modem.read_text())

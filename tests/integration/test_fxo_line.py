@@ -1,0 +1,105 @@
+"""An analog line on a running box, through an emulated V.253 USB voice modem.
+
+The emulator (firmware/sim/v253_emulator.py) is the modem and the phone
+line behind it: it rings with caller ID, streams the caller's voice as
+DLE-shielded samples, reports keys as DLE codes and hangs up with a busy
+tone. The agent is a pjsua2 phone; audio is checked both ways.
+"""
+import json
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from audio import found_anywhere, noise_signal, read_wav, write_wav
+from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from firmware.sim.v253_emulator import V253Emulator
+
+CALLER = "02112345678"
+
+
+def _wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _records(box):
+    db = sqlite3.connect(box.data / "records.db")
+    db.row_factory = sqlite3.Row
+    rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
+    db.close()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def fxobox(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fxo")
+    modem = V253Emulator()
+    modem.ring_interval = 1.0
+    modem.start()
+    box = start_box(tmp, {**DEFAULT_EXTENSIONS, "201": "Agent-one-pass"})
+    tables = {
+        "routes": [{"number": "600", "target": "menu:main"}],
+        "menus": [{"id": "main", "prompt": "welcome", "choices": {"2": "queue:sales"}, "operator": "queue:sales",
+                   "timeout_s": 6}],
+        "queues": [{"id": "sales", "members": ["201"], "strategy": "rrmemory", "ring_timeout_s": 8,
+                    "wrapup_s": 0, "failover": "hangup", "join_empty": True}],
+        "lines": [{"id": "fxo1", "kind": "fxo", "device": modem.path, "route": "600"}],
+    }
+    (tmp / "t.json").write_text(json.dumps(tables))
+    run_cli(box.data, "callcenter", "load", str(tmp / "t.json"))
+    _wait(lambda: [l for l in box.status()["lines"] if l["state"] == "up"], 20, "the line to come up")
+    box.modem = modem
+    yield box
+    code = stop_box(box)
+    modem.close()
+    assert code == 0
+    assert "Traceback" not in box.log(), box.log()[-4000:]
+
+
+def test_analog_caller_reaches_an_agent_with_audio_both_ways(fxobox, tmp_path):
+    box, modem = fxobox, fxobox.modem
+    box.cli("agent", "login", "201")
+    before = len(_records(box))
+    sig_caller, sig_agent = noise_signal(10, seed=71), noise_signal(6, seed=72)
+    agent = box.phone("201", "--answer", "--wait", "30", "--duration", "7",
+                      "--play", str(write_wav(tmp_path / "agent.wav", sig_agent)),
+                      "--record", str(tmp_path / "agent_heard.wav"), background=True)
+    wait_for_event(agent, "ready")
+    modem.incoming_call(CALLER, "SHOP CUSTOMER")
+    _wait(lambda: modem.off_hook, 15, "the box to take the line off hook")
+    time.sleep(1.5)                                   # the welcome prompt
+    prompt = np.frombuffer(bytes(modem.captured_audio), dtype="<i2").astype(float) / 32768
+    assert np.sqrt(np.mean(prompt ** 2)) > 0.01, "the caller heard no prompt"
+    modem.send_dtmf("2")
+    wait_for_event(agent, "media", timeout=15)
+    mark = len(modem.captured_audio)
+    modem.play_caller_audio((np.clip(sig_caller, -1, 1) * 32767).astype("<i2").tobytes())
+    assert finish_phone(agent).last("done")["answered"]
+    got = bytes(modem.captured_audio[mark:])
+    caller_heard = np.frombuffer(got[: len(got) - len(got) % 2], dtype="<i2").astype(float) / 32768
+    assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, "the analog caller did not hear the agent"
+    assert found_anywhere(sig_caller, read_wav(tmp_path / "agent_heard.wav"), 1, max_lag_s=5) > 0.7, \
+        "the agent did not hear the analog caller"
+    _wait(lambda: not modem.off_hook, 10, "the line back on hook")
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert (rec["line"], rec["caller"], rec["agent"], rec["disposition"]) == ("fxo1", CALLER, "201", "answered")
+    box.cli("agent", "logout", "201")
+
+
+def test_far_end_busy_tone_ends_the_call(fxobox):
+    box, modem = fxobox, fxobox.modem
+    before = len(_records(box))
+    modem.incoming_call("02187654321")
+    _wait(lambda: modem.off_hook, 15, "the box to answer")
+    modem.remote_hangup("b")                          # the exchange's busy tone after the caller left
+    [rec] = _wait(lambda: _records(box)[before:], 10, "the call record")
+    assert rec["line"] == "fxo1" and rec["caller"] == "02187654321"
+    _wait(lambda: not modem.off_hook, 10, "the line back on hook")
+    _wait(lambda: box.status()["lines"][0]["call"] is None, 5, "the line free")
