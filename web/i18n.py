@@ -44,15 +44,37 @@ def N_(message: str) -> str:
     return message
 
 
-def compile_catalogs(target: Path, source: Path = SOURCE_DIR) -> list[Path]:
-    """Compile every ``.po`` under ``source`` to ``.mo`` under ``target``; return what was made."""
-    made = []
-    for po in sorted(source.glob("*/LC_MESSAGES/*.po")):
-        mo = target / po.relative_to(source).with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
+def read_catalog(folder: Path):
+    """All ``.po`` files of one language folder as one catalogue.
+
+    Each part of the page keeps its own file (``messages.po``,
+    ``callcenter.po`` ...), so they can grow without stepping on each
+    other; a message in two files keeps the first translation.
+    """
+    merged = None
+    for po in sorted(folder.glob("*.po"), key=lambda p: (p.name != "messages.po", p.name)):
         with po.open("rb") as fh:
-            catalog = read_po(fh, locale=po.parent.parent.name)
+            catalog = read_po(fh, locale=folder.parent.name)
+        if merged is None:
+            merged = catalog
+            continue
+        for message in catalog:
+            if message.id and message.id not in merged:
+                merged[message.id] = message
+    return merged
+
+
+def compile_catalogs(target: Path, source: Path = SOURCE_DIR) -> list[Path]:
+    """Compile each language's ``.po`` files into one ``messages.mo`` under ``target``."""
+    made = []
+    for folder in sorted(source.glob("*/LC_MESSAGES")):
+        sources = list(folder.glob("*.po"))
+        if not sources:
+            continue
+        mo = target / folder.relative_to(source) / "messages.mo"
+        if mo.exists() and mo.stat().st_mtime >= max(po.stat().st_mtime for po in sources):
+            continue
+        catalog = read_catalog(folder)
         mo.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         write_mo(buf, catalog, use_fuzzy=False)
