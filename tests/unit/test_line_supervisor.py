@@ -1,8 +1,10 @@
 """Self-healing against the emulated modem: each fault noticed and recovered."""
 import os
+import time
 
 import pytest
 
+from firmware.hw.modem.at import ModemError
 from firmware.hw.modem.gsm import GsmModem
 from firmware.hw.modem.supervisor import LineSupervisor
 from firmware.hw.pins import MockFactory
@@ -91,3 +93,48 @@ def test_a_vanished_device_is_down_until_it_returns(tmp_path):
     finally:
         sup.close()
         emu.close()
+
+
+def test_a_modem_talking_garbage_is_unresponsive_then_recovers(line):
+    sup, emu, states, _ = line
+    sup.check()
+    assert sup.modem.wait_idle()
+    emu.misbehave("garbage")                    # junk and half lines, never a result code
+    for _ in range(3):
+        sup.check()
+    assert "unresponsive" in states
+    emu.misbehave(None)
+    for _ in range(6):
+        if sup.check() == "up":
+            break
+    assert sup.state == "up" and sup.modem.at("AT", 1) == []
+
+
+def test_a_modem_that_reboots_by_itself_is_set_up_again(line):
+    sup, emu, states, _ = line
+    sup.check()
+    assert sup.modem.wait_idle()
+    emu.misbehave("reboot")                     # settings lost; boot URCs follow
+    # Caller ID reports were part of the init the reboot wiped: the driver
+    # runs its init again on the boot URC, so they come back.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        sup.modem.wait_idle(1)
+        try:
+            if " ".join(sup.modem.at("AT+CLIP?", 1)).startswith("+CLIP: 1"):
+                break
+        except ModemError:
+            pass                                # still booting
+        time.sleep(0.1)
+    assert " ".join(sup.modem.at("AT+CLIP?", 1)).startswith("+CLIP: 1")
+    assert sup.check() == "up" and sup.actions == []
+
+
+def test_a_slow_but_working_modem_is_not_declared_dead(line):
+    sup, emu, states, _ = line
+    sup.check()
+    emu.slow_delay = 0.3                        # every answer late, but within the ping time
+    emu.misbehave("slow")
+    for _ in range(3):
+        assert sup.check() == "up"
+    assert states == ["up"] and sup.actions == []
