@@ -111,7 +111,7 @@ def test_extension_calls_out_through_the_trunk_and_hears_the_far_end(trunkbox, t
                        "--record", str(tmp_path / "heard.wav"))
     assert result.last("done")["answered"], result.events
     # The provider echoes RTP: the phone hears itself back through the trunk.
-    assert found_anywhere(signal, read_wav(tmp_path / "heard.wav"), 1) > 0.7
+    assert found_anywhere(signal, read_wav(tmp_path / "heard.wav"), 1, seconds=4) > 0.7
     [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
     assert (rec["caller"], rec["line"], rec["dialed"], rec["disposition"]) == \
         ("101", "trunk1", "13912345678", "answered")
@@ -122,8 +122,8 @@ def test_provider_call_reaches_the_queue_and_the_agent(trunkbox, tmp_path):
     _wait(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
     box.cli("agent", "login", "201")
     before = len(_records(box))
-    signal = noise_signal(6, seed=62)
-    agent = box.phone("201", "--answer", "--wait", "25", "--duration", "12",   # the caller hangs up first
+    signal = noise_signal(9, seed=62)
+    agent = box.phone("201", "--answer", "--wait", "25", "--duration", "15",   # the caller hangs up first
                       "--play", str(write_wav(tmp_path / "agent.wav", signal)),
                       "--record", str(tmp_path / "agent_heard.wav"), background=True)
     wait_for_event(agent, "ready")
@@ -131,15 +131,16 @@ def test_provider_call_reaches_the_queue_and_the_agent(trunkbox, tmp_path):
     users.write_text("SEQUENTIAL\n13800138000;\n")
     media = free_port_block(size=4, low=41000, high=49000)
     call = subprocess.run(
-        ["sipp", "-sf", str(SIPP_DIR / "provider_call.xml"), "-inf", str(users), "-m", "1", "-d", "6000",
+        ["sipp", "-sf", str(SIPP_DIR / "provider_call.xml"), "-inf", str(users), "-m", "1", "-d", "9000",
          "-i", PROVIDER_IP, "-p", "0", "-mi", PROVIDER_IP, "-mp", str(media), "-rtp_echo",
          "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", str(tmp_path / "err.log"),
          f"127.0.0.1:{box.trunk_port}"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert call.returncode == 0, (tmp_path / "err.log").read_text() if (tmp_path / "err.log").exists() else ""
     result = finish_phone(agent)
     assert result.last("done")["answered"]
-    # The caller (SIPp) echoes: the agent hears its own voice back through the trunk.
-    assert found_anywhere(signal, read_wav(tmp_path / "agent_heard.wav"), 1) > 0.7
+    # The caller (SIPp) echoes: the agent hears its own voice back through the
+    # trunk. Any one second of five is enough (a loaded host may drop packets).
+    assert found_anywhere(signal, read_wav(tmp_path / "agent_heard.wav"), 1, seconds=5) > 0.7
     [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
     assert (rec["caller"], rec["line"], rec["agent"], rec["disposition"]) == \
         ("13800138000", "trunk1", "201", "answered")
