@@ -21,6 +21,7 @@ from boxtools import DEFAULT_EXTENSIONS, finish_phone, free_port_block, run_cli,
 SIPP_DIR = Path(__file__).resolve().parent.parent / "sipp"
 PROVIDER_IP = "127.0.7.1"
 USER, PASSWORD = "shop", "trunk-secret-42"
+GATEWAY_IP = "127.0.7.2"
 
 
 def _wait(predicate, timeout, what):
@@ -60,11 +61,16 @@ def trunkbox(tmp_path_factory):
     provider = _provider(tmp, port, media)
     box = start_box(tmp, {**DEFAULT_EXTENSIONS, "201": "Agent-one-pass"})
     tables = {
-        "routes": [{"number": "600", "target": "queue:sales"}],
+        "routes": [{"number": "600", "target": "queue:sales"}, {"number": "601", "target": "menu:gw"}],
+        "menus": [{"id": "gw", "prompt": "welcome", "choices": {"1": "hangup"}, "operator": "hangup",
+                   "timeout_s": 8}],
         "queues": [{"id": "sales", "members": ["201"], "strategy": "rrmemory", "ring_timeout_s": 8,
                     "wrapup_s": 0, "failover": "hangup", "join_empty": True}],
         "lines": [{"id": "trunk1", "kind": "sip", "server": f"{PROVIDER_IP}:{port}", "username": USER,
-                   "password": PASSWORD, "route": "600"}],
+                   "password": PASSWORD, "route": "600"},
+                  # An FXO gateway on the LAN: a peer, known by its address, no registration.
+                  {"id": "gw1", "kind": "sip", "server": f"{GATEWAY_IP}:5060", "username": "fxo",
+                   "register": False, "allow_from": [GATEWAY_IP], "route": "601"}],
         "outbound_routes": [{"id": "out", "patterns": ["_0X."], "lines": ["trunk1"], "strip": 1}],
     }
     (tmp / "t.json").write_text(json.dumps(tables))
@@ -159,3 +165,20 @@ def test_a_call_from_anyone_but_the_provider_is_refused(trunkbox, tmp_path):
     assert call.returncode != 0
     assert "403" in (tmp_path / "err.log").read_text()
     assert "SECURITY: INVITE from 127.0.7.9" in box.log()
+
+
+def test_an_fxo_gateway_peer_delivers_a_call_without_registering(trunkbox, tmp_path):
+    box = trunkbox
+    gw = next(l for l in box.status()["lines"] if l["name"] == "gw1")
+    assert gw["state"] == "up" and "no registration" in gw["detail"]
+    before = len(_records(box))
+    users = tmp_path / "callers.csv"
+    users.write_text("SEQUENTIAL\n02155556666;\n")
+    call = subprocess.run(
+        ["sipp", "-sf", str(SIPP_DIR / "provider_call.xml"), "-inf", str(users), "-m", "1", "-d", "2000",
+         "-i", GATEWAY_IP, "-p", "0", "-timeout", "20s", "-timeout_error", "-nostdin",
+         "-trace_err", "-error_file", str(tmp_path / "err.log"), f"127.0.0.1:{box.trunk_port}"],
+        capture_output=True, text=True, timeout=40, cwd=tmp_path)
+    assert call.returncode == 0, (tmp_path / "err.log").read_text() if (tmp_path / "err.log").exists() else ""
+    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    assert (rec["caller"], rec["line"], rec["route"]) == ("02155556666", "gw1", "menu:gw")
