@@ -19,22 +19,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from boxtools import run_cli, start_box, stop_box  # noqa: E402
+from boxtools import run_cli, start_box, stop_box, wait_until  # noqa: E402
 
 HIL = os.environ.get("SMALLPBX_HIL") == "1"
 VENDOR = os.environ.get("SMALLPBX_MODEM_VENDOR", "sim7600")
 TEST_NUMBER = os.environ.get("SMALLPBX_TEST_NUMBER", "13800138000")
 PERSON_WAIT_S = 90 if HIL else 15
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"no {what} within {timeout} s")
 
 
 def test_the_box_answers_the_line_with_its_menu_and_takes_a_key(tmp_path):
@@ -62,11 +52,11 @@ def test_the_box_answers_the_line_with_its_menu_and_takes_a_key(tmp_path):
                   "lines": [line]}
         (tmp_path / "t.json").write_text(json.dumps(tables))
         run_cli(box.data, "callcenter", "load", str(tmp_path / "t.json"))
-        _wait(lambda: any(l["state"] == "up" for l in box.status()["lines"]), 60, "line up")
+        wait_until(lambda: any(l["state"] == "up" for l in box.status()["lines"]), 60, "line up")
         print(f"\ncall the box's SIM from {TEST_NUMBER}; after the greeting press 1")
         if far_end:
             far_end.incoming_call(TEST_NUMBER)
-        _wait(lambda: box.status()["calls"], PERSON_WAIT_S, "call answered by the box")
+        wait_until(lambda: box.status()["calls"], PERSON_WAIT_S, "call answered by the box")
         if far_end:
             time.sleep(1.0)
             far_end.send_dtmf("1")
@@ -77,7 +67,7 @@ def test_the_box_answers_the_line_with_its_menu_and_takes_a_key(tmp_path):
             rows = con.execute("SELECT caller, line, ivr_choices FROM calls").fetchall()
             con.close()
             return rows
-        [(caller, line_name, choices)] = _wait(record, PERSON_WAIT_S, "the call record")
+        [(caller, line_name, choices)] = wait_until(record, PERSON_WAIT_S, "the call record")
         assert line_name == "gsm1" and caller.endswith(TEST_NUMBER[-8:])
         assert json.loads(choices) == ["1"], "the key did not reach the menu"
         if far_end and pcm:

@@ -185,3 +185,25 @@ def stop_box(box: Box) -> int:
 
 
 DEFAULT_EXTENSIONS = {"101": "Alice-pass-9x", "102": "Bob-pass-7yz", "103": "Carol-pass-5q"}
+
+
+def wait_until(predicate, timeout: float, what: str, every: float = 0.2):
+    """Poll ``predicate`` until it returns something true (returned) or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def call_records(box: Box) -> list[dict]:
+    """The box's call records, oldest first (sqlite, read directly)."""
+    import sqlite3
+    db = sqlite3.connect(box.data / "records.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
+    finally:
+        db.close()

@@ -6,35 +6,18 @@ DLE-shielded samples, reports keys as DLE codes and hangs up with a busy
 tone. The agent is a pjsua2 phone; audio is checked both ways.
 """
 import json
-import sqlite3
 import time
 
 import numpy as np
 import pytest
 
 from audio import found_anywhere, noise_signal, read_wav, write_wav
-from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from boxtools import (
+    DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event, wait_until,
+    call_records)
 from firmware.sim.v253_emulator import V253Emulator
 
 CALLER = "02112345678"
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _records(box):
-    db = sqlite3.connect(box.data / "records.db")
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
-    db.close()
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +37,7 @@ def fxobox(tmp_path_factory):
     }
     (tmp / "t.json").write_text(json.dumps(tables))
     run_cli(box.data, "callcenter", "load", str(tmp / "t.json"))
-    _wait(lambda: [l for l in box.status()["lines"] if l["state"] == "up"], 20, "the line to come up")
+    wait_until(lambda: [l for l in box.status()["lines"] if l["state"] == "up"], 20, "the line to come up")
     box.modem = modem
     yield box
     code = stop_box(box)
@@ -66,14 +49,14 @@ def fxobox(tmp_path_factory):
 def test_analog_caller_reaches_an_agent_with_audio_both_ways(fxobox, tmp_path):
     box, modem = fxobox, fxobox.modem
     box.cli("agent", "login", "201")
-    before = len(_records(box))
+    before = len(call_records(box))
     sig_caller, sig_agent = noise_signal(10, seed=71), noise_signal(6, seed=72)
     agent = box.phone("201", "--answer", "--wait", "30", "--duration", "7",
                       "--play", str(write_wav(tmp_path / "agent.wav", sig_agent)),
                       "--record", str(tmp_path / "agent_heard.wav"), background=True)
     wait_for_event(agent, "ready")
     modem.incoming_call(CALLER, "SHOP CUSTOMER")
-    _wait(lambda: modem.off_hook, 15, "the box to take the line off hook")
+    wait_until(lambda: modem.off_hook, 15, "the box to take the line off hook")
     time.sleep(1.5)                                   # the welcome prompt
     prompt = np.frombuffer(bytes(modem.captured_audio), dtype="<i2").astype(float) / 32768
     assert np.sqrt(np.mean(prompt ** 2)) > 0.01, "the caller heard no prompt"
@@ -87,19 +70,19 @@ def test_analog_caller_reaches_an_agent_with_audio_both_ways(fxobox, tmp_path):
     assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, "the analog caller did not hear the agent"
     assert found_anywhere(sig_caller, read_wav(tmp_path / "agent_heard.wav"), 1, max_lag_s=5) > 0.7, \
         "the agent did not hear the analog caller"
-    _wait(lambda: not modem.off_hook, 10, "the line back on hook")
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    wait_until(lambda: not modem.off_hook, 10, "the line back on hook")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert (rec["line"], rec["caller"], rec["agent"], rec["disposition"]) == ("fxo1", CALLER, "201", "answered")
     box.cli("agent", "logout", "201")
 
 
 def test_far_end_busy_tone_ends_the_call(fxobox):
     box, modem = fxobox, fxobox.modem
-    before = len(_records(box))
+    before = len(call_records(box))
     modem.incoming_call("02187654321")
-    _wait(lambda: modem.off_hook, 15, "the box to answer")
+    wait_until(lambda: modem.off_hook, 15, "the box to answer")
     modem.remote_hangup("b")                          # the exchange's busy tone after the caller left
-    [rec] = _wait(lambda: _records(box)[before:], 10, "the call record")
+    [rec] = wait_until(lambda: call_records(box)[before:], 10, "the call record")
     assert rec["line"] == "fxo1" and rec["caller"] == "02187654321"
-    _wait(lambda: not modem.off_hook, 10, "the line back on hook")
-    _wait(lambda: box.status()["lines"][0]["call"] is None, 5, "the line free")
+    wait_until(lambda: not modem.off_hook, 10, "the line back on hook")
+    wait_until(lambda: box.status()["lines"][0]["call"] is None, 5, "the line free")

@@ -8,14 +8,15 @@ checked both ways against the signals each side played, and the call
 record against what happened.
 """
 import json
-import sqlite3
 import time
 
 import numpy as np
 import pytest
 
 from audio import found_anywhere, noise_signal, read_wav, write_wav
-from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from boxtools import (
+    DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event, wait_until,
+    call_records)
 from firmware.sim.modem_emulator import ModemEmulator
 
 CALLER = "13800138000"
@@ -36,16 +37,6 @@ def _samples(data: bytes) -> np.ndarray:
     return np.frombuffer(bytes(data[: len(data) - len(data) % 2]), dtype="<i2").astype(np.float64) / 32768.0
 
 
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def gsmbox(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gsmbox")
@@ -60,7 +51,7 @@ def gsmbox(tmp_path_factory):
     (tmp / "tables.json").write_text(json.dumps(tables))
     run_cli(box.data, "callcenter", "load", str(tmp / "tables.json"))
     box.modem = modem
-    _wait(lambda: [l for l in box.status()["lines"] if l["state"] == "up"], 20, "the line to come up")
+    wait_until(lambda: [l for l in box.status()["lines"] if l["state"] == "up"], 20, "the line to come up")
     yield box
     code = stop_box(box)
     modem.close()
@@ -69,17 +60,9 @@ def gsmbox(tmp_path_factory):
     assert "Traceback" not in log and "Aborted" not in log, log[-5000:]
 
 
-def _records(box):
-    db = sqlite3.connect(box.data / "records.db")
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
-    db.close()
-    return rows
-
-
 def test_line_is_reported_with_its_state_and_signal(gsmbox):
     # The signal is read right after the line comes up.
-    [line] = _wait(lambda: [l for l in gsmbox.status()["lines"] if l["signal_dbm"] is not None], 10, "the signal")
+    [line] = wait_until(lambda: [l for l in gsmbox.status()["lines"] if l["signal_dbm"] is not None], 10, "the signal")
     assert line["name"] == "gsm1" and line["state"] == "up" and line["route"] == "600"
     assert line["signal_dbm"] is not None and -113 <= line["signal_dbm"] <= -51
     assert line["panel_state"] == "up"
@@ -88,7 +71,7 @@ def test_line_is_reported_with_its_state_and_signal(gsmbox):
 def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp_path):
     box, modem = gsmbox, gsmbox.modem
     box.cli("agent", "login", "201")
-    before = len(_records(box))
+    before = len(call_records(box))
     sig_caller, sig_agent = noise_signal(10, seed=41), noise_signal(6, seed=42)
     agent = box.phone("201", "--answer", "--wait", "30", "--duration", "7",
                       "--play", str(write_wav(tmp_path / "agent.wav", sig_agent)),
@@ -96,8 +79,8 @@ def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp
     wait_for_event(agent, "ready")
 
     modem.incoming_call(CALLER)
-    _wait(lambda: modem.call_state == "active", 10, "the box to answer the GSM call")
-    _wait(lambda: modem.pcm_streaming, 5, "the PCM stream")
+    wait_until(lambda: modem.call_state == "active", 10, "the box to answer the GSM call")
+    wait_until(lambda: modem.pcm_streaming, 5, "the PCM stream")
     time.sleep(1.5)                              # the welcome prompt plays
     prompt = _samples(modem.captured_audio)
     assert np.sqrt(np.mean(prompt ** 2)) > 0.01, "the caller heard no prompt"
@@ -111,9 +94,9 @@ def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp
     agent_heard = read_wav(tmp_path / "agent_heard.wav")
     assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, "the GSM caller did not hear the agent"
     assert found_anywhere(sig_caller, agent_heard, 1, max_lag_s=5) > 0.7, "the agent did not hear the caller"
-    _wait(lambda: modem.call_state in ("idle", None, ""), 10, "the line to hang up after the agent")
+    wait_until(lambda: modem.call_state in ("idle", None, ""), 10, "the line to hang up after the agent")
 
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert rec["line"] == "gsm1" and rec["caller"] == CALLER
     assert rec["agent"] == "201" and rec["disposition"] == "answered" and rec["queue"] == "sales"
     assert json.loads(rec["ivr_choices"]) == ["1"]
@@ -122,25 +105,25 @@ def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp
 
 def test_caller_hanging_up_in_the_menu_is_recorded_and_frees_the_line(gsmbox):
     box, modem = gsmbox, gsmbox.modem
-    before = len(_records(box))
+    before = len(call_records(box))
     modem.incoming_call("13900139000")
-    _wait(lambda: modem.call_state == "active", 10, "the box to answer")
-    _wait(lambda: [l for l in box.status()["lines"] if l["panel_state"] == "in-call"], 5, "in-call on the panel")
+    wait_until(lambda: modem.call_state == "active", 10, "the box to answer")
+    wait_until(lambda: [l for l in box.status()["lines"] if l["panel_state"] == "in-call"], 5, "in-call on the panel")
     modem.remote_hangup()
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert rec["line"] == "gsm1" and rec["caller"] == "13900139000" and rec["disposition"] != "answered"
-    _wait(lambda: box.status()["lines"][0]["call"] is None, 5, "the line to be free")
+    wait_until(lambda: box.status()["lines"][0]["call"] is None, 5, "the line to be free")
     assert box.status()["calls"] == []
 
 
 def test_extension_calls_a_mobile_number_out_through_the_line(gsmbox, tmp_path):
     box, modem = gsmbox, gsmbox.modem
-    before = len(_records(box))
+    before = len(call_records(box))
     sig_phone, sig_far = noise_signal(8, seed=51), noise_signal(8, seed=52)
     phone = box.phone("101", "--call", f"sip:13912345678@{box.proxy}", "--duration", "6", "--wait", "25",
                       "--play", str(write_wav(tmp_path / "phone.wav", sig_phone)),
                       "--record", str(tmp_path / "phone_heard.wav"), background=True)
-    _wait(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
+    wait_until(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
     assert modem.dialled[-1] == "13912345678"
     time.sleep(0.5)
     mark = len(modem.captured_audio)
@@ -152,8 +135,8 @@ def test_extension_calls_a_mobile_number_out_through_the_line(gsmbox, tmp_path):
     assert found_anywhere(sig_phone, far_heard, 1) > 0.7, "the far end did not hear the extension"
     assert found_anywhere(sig_far, read_wav(tmp_path / "phone_heard.wav"), 0) > 0.7, \
         "the extension did not hear the far end"
-    _wait(lambda: modem.call_state == "idle", 10, "the line to hang up after the extension")
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    wait_until(lambda: modem.call_state == "idle", 10, "the line to hang up after the extension")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert (rec["caller"], rec["line"], rec["dialed"]) == ("101", "gsm1", "13912345678")
     assert rec["route"] == "outbound:mobile" and rec["disposition"] == "answered" and rec["talk_s"] > 3
 
@@ -171,7 +154,7 @@ def test_busy_far_end_is_told_to_the_extension(gsmbox):
     box, modem = gsmbox, gsmbox.modem
     phone = box.phone("101", "--call", f"sip:13700137000@{box.proxy}", "--duration", "1", "--wait", "20",
                       background=True)
-    _wait(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
+    wait_until(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
     modem.remote_hangup()              # the far end rejects: NO CARRIER before any answer
     result = finish_phone(phone)
     assert not result.last("done")["answered"]
@@ -181,14 +164,14 @@ def test_busy_far_end_is_told_to_the_extension(gsmbox):
 def test_texts_are_received_stored_and_sent(gsmbox):
     box, modem = gsmbox, gsmbox.modem
     modem.deliver_sms("13800138000", "明天上午十点还营业吗？")
-    got = _wait(lambda: [m for m in json.loads(box.cli("sms", "list", "--json").stdout) if m["direction"] == "in"],
+    got = wait_until(lambda: [m for m in json.loads(box.cli("sms", "list", "--json").stdout) if m["direction"] == "in"],
                 10, "the text to be stored")
     assert got[0]["number"] == "13800138000" and got[0]["text"] == "明天上午十点还营业吗？"
     assert got[0]["line"] == "gsm1"
     out = box.cli("sms", "send", "13800138000", "营业，欢迎光临 / open, welcome")
     assert "gsm1" in out.stdout
-    _wait(lambda: ("13800138000", "营业，欢迎光临 / open, welcome") in modem.sent_sms, 10, "the modem to send")
-    _wait(lambda: any(m["direction"] == "out" and m["status"] == "sent"
+    wait_until(lambda: ("13800138000", "营业，欢迎光临 / open, welcome") in modem.sent_sms, 10, "the modem to send")
+    wait_until(lambda: any(m["direction"] == "out" and m["status"] == "sent"
                       for m in json.loads(box.cli("sms", "list", "--json").stdout)), 10, "status sent")
     refused = box.cli("sms", "send", "not-a-number", "hi", check=False)
     assert refused.returncode != 0 and "not a phone number" in refused.stderr

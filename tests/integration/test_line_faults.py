@@ -11,20 +11,10 @@ import time
 
 import pytest
 
-from boxtools import DEFAULT_EXTENSIONS, run_cli, start_box, stop_box
+from boxtools import DEFAULT_EXTENSIONS, run_cli, start_box, stop_box, wait_until
 from firmware.sim.modem_emulator import ModemEmulator
 
 OWNER = "13600136000"
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def _state(box, name):
@@ -44,7 +34,7 @@ def twolines(tmp_path_factory):
               "lines": [{"id": name, "device": m.path, "route": "600"} for name, m in modems.items()]}
     (tmp / "t.json").write_text(json.dumps(tables))
     run_cli(box.data, "callcenter", "load", str(tmp / "t.json"))
-    _wait(lambda: all(l["state"] == "up" for l in box.status()["lines"]) and len(box.status()["lines"]) == 2,
+    wait_until(lambda: all(l["state"] == "up" for l in box.status()["lines"]) and len(box.status()["lines"]) == 2,
           20, "both lines up")
     box.modems = modems
     yield box
@@ -62,15 +52,15 @@ def test_fault_is_detected_alerted_and_recovered(twolines, fault, down_state):
     texts_before = len(gsm1.sent_sms)
     gsm2.misbehave(fault)
     started = time.monotonic()
-    _wait(lambda: _state(box, "gsm2") == down_state, 30, f"gsm2 to be {down_state}")
+    wait_until(lambda: _state(box, "gsm2") == down_state, 30, f"gsm2 to be {down_state}")
     detected = time.monotonic() - started
     assert detected <= 30
     assert _state(box, "gsm1") == "up"
-    [(to, text)] = _wait(lambda: gsm1.sent_sms[texts_before:], 10, "the alert text through gsm1")
+    [(to, text)] = wait_until(lambda: gsm1.sent_sms[texts_before:], 10, "the alert text through gsm1")
     assert to == OWNER and "gsm2 is DOWN" in text and down_state in text
     gsm2.misbehave(None)
-    _wait(lambda: _state(box, "gsm2") == "up", 40, "gsm2 to recover")
-    _wait(lambda: len(gsm1.sent_sms) >= texts_before + 2, 10, "the recovered text")
+    wait_until(lambda: _state(box, "gsm2") == "up", 40, "gsm2 to recover")
+    wait_until(lambda: len(gsm1.sent_sms) >= texts_before + 2, 10, "the recovered text")
     assert "gsm2 is working again" in gsm1.sent_sms[texts_before + 1][1]
     db = sqlite3.connect(box.data / "records.db")
     states = [r[0] for r in db.execute("SELECT state FROM line_events WHERE line = 'gsm2' ORDER BY id")]

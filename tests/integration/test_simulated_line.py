@@ -1,18 +1,7 @@
 """'smallpbx run' without the hat: a simulated modem a person can ring the box from."""
 import json
-import time
 
-from boxtools import run_cli, start_box, stop_box
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+from boxtools import run_cli, start_box, stop_box, wait_until
 
 
 def test_a_person_rings_the_box_through_the_simulated_modem(tmp_path):
@@ -25,15 +14,15 @@ def test_a_person_rings_the_box_through_the_simulated_modem(tmp_path):
                   "lines": [{"id": "gsm1", "device": "sim", "route": "600"}]}
         (tmp_path / "t.json").write_text(json.dumps(tables))
         run_cli(box.data, "callcenter", "load", str(tmp_path / "t.json"))
-        _wait(lambda: "gsm1" in box.cli("lines").stdout and " up " in box.cli("lines").stdout, 20, "the line")
+        wait_until(lambda: "gsm1" in box.cli("lines").stdout and " up " in box.cli("lines").stdout, 20, "the line")
 
         state = json.loads(box.cli("sim", "ring", "--from", "13812345678").stdout)
         assert state["call"] in ("ringing", "active")
-        _wait(lambda: json.loads(box.cli("sim", "state").stdout)["call"] == "active", 10, "the box to answer")
+        wait_until(lambda: json.loads(box.cli("sim", "state").stdout)["call"] == "active", 10, "the box to answer")
         calls = box.status()["calls"]
         assert calls and calls[0]["caller"] == "13812345678" and calls[0]["line"] == "gsm1"
         box.cli("sim", "dtmf", "1")              # menu choice 1: hang up
-        _wait(lambda: json.loads(box.cli("sim", "state").stdout)["call"] == "idle", 10, "the box to hang up")
+        wait_until(lambda: json.loads(box.cli("sim", "state").stdout)["call"] == "idle", 10, "the box to hang up")
         bad = box.cli("sim", "fault", "melt", check=False)
         assert bad.returncode != 0
     finally:

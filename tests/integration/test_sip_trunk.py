@@ -7,31 +7,20 @@ goes out through the trunk comes back. Its calls to the box
 other address is refused.
 """
 import json
-import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from audio import found_anywhere, noise_signal, read_wav, write_wav
-from boxtools import DEFAULT_EXTENSIONS, finish_phone, free_port_block, run_cli, start_box, stop_box, \
-    wait_for_event
+from boxtools import (
+    DEFAULT_EXTENSIONS, finish_phone, free_port_block, run_cli, start_box, stop_box,
+    wait_for_event, wait_until, call_records)
 
 SIPP_DIR = Path(__file__).resolve().parent.parent / "sipp"
 PROVIDER_IP = "127.0.7.1"
 USER, PASSWORD = "shop", "trunk-secret-42"
 GATEWAY_IP = "127.0.7.2"
-
-
-def _wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _provider(tmp_path, port, media_port, password=PASSWORD):
@@ -40,14 +29,6 @@ def _provider(tmp_path, port, media_port, password=PASSWORD):
          "-mi", PROVIDER_IP, "-mp", str(media_port), "-rtp_echo", "-set", "user", USER, "-set", "pass", password,
          "-nostdin", "-trace_err", "-error_file", str(tmp_path / "provider_err.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-
-
-def _records(box):
-    db = sqlite3.connect(box.data / "records.db")
-    db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute("SELECT * FROM calls ORDER BY id")]
-    db.close()
-    return rows
 
 
 def _trunk(box):
@@ -85,7 +66,7 @@ def trunkbox(tmp_path_factory):
 
 
 def test_trunk_registers_with_its_digest(trunkbox):
-    _wait(lambda: _trunk(trunkbox)["state"] == "up", 15, "the trunk to register")
+    wait_until(lambda: _trunk(trunkbox)["state"] == "up", 15, "the trunk to register")
     assert "trunk1" in trunkbox.cli("lines").stdout
 
 
@@ -99,7 +80,7 @@ def test_wrong_password_leaves_the_trunk_down(tmp_path):
                              "password": "not-what-it-expects", "route": "600"}]}
         (tmp_path / "t.json").write_text(json.dumps(tables))
         run_cli(box.data, "callcenter", "load", str(tmp_path / "t.json"))
-        line = _wait(lambda: (l := _trunk(box))["state"] == "down" and l, 15, "the refusal")
+        line = wait_until(lambda: (l := _trunk(box))["state"] == "down" and l, 15, "the refusal")
         assert "403" in line["detail"]
     finally:
         assert stop_box(box) == 0
@@ -109,8 +90,8 @@ def test_wrong_password_leaves_the_trunk_down(tmp_path):
 
 def test_extension_calls_out_through_the_trunk_and_hears_the_far_end(trunkbox, tmp_path):
     box = trunkbox
-    _wait(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
-    before = len(_records(box))
+    wait_until(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
+    before = len(call_records(box))
     signal = noise_signal(6, seed=61)
     result = box.phone("101", "--call", f"sip:013912345678@{box.proxy}", "--duration", "5", "--wait", "20",
                        "--play", str(write_wav(tmp_path / "say.wav", signal)),
@@ -118,16 +99,16 @@ def test_extension_calls_out_through_the_trunk_and_hears_the_far_end(trunkbox, t
     assert result.last("done")["answered"], result.events
     # The provider echoes RTP: the phone hears itself back through the trunk.
     assert found_anywhere(signal, read_wav(tmp_path / "heard.wav"), 1, seconds=4) > 0.7
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert (rec["caller"], rec["line"], rec["dialed"], rec["disposition"]) == \
         ("101", "trunk1", "13912345678", "answered")
 
 
 def test_provider_call_reaches_the_queue_and_the_agent(trunkbox, tmp_path):
     box = trunkbox
-    _wait(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
+    wait_until(lambda: _trunk(box)["state"] == "up", 15, "the trunk")
     box.cli("agent", "login", "201")
-    before = len(_records(box))
+    before = len(call_records(box))
     signal = noise_signal(9, seed=62)
     agent = box.phone("201", "--answer", "--wait", "25", "--duration", "15",   # the caller hangs up first
                       "--play", str(write_wav(tmp_path / "agent.wav", signal)),
@@ -147,7 +128,7 @@ def test_provider_call_reaches_the_queue_and_the_agent(trunkbox, tmp_path):
     # The caller (SIPp) echoes: the agent hears its own voice back through the
     # trunk. Any one second of five is enough (a loaded host may drop packets).
     assert found_anywhere(signal, read_wav(tmp_path / "agent_heard.wav"), 1, seconds=5) > 0.7
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert (rec["caller"], rec["line"], rec["agent"], rec["disposition"]) == \
         ("13800138000", "trunk1", "201", "answered")
     box.cli("agent", "logout", "201")
@@ -171,7 +152,7 @@ def test_an_fxo_gateway_peer_delivers_a_call_without_registering(trunkbox, tmp_p
     box = trunkbox
     gw = next(l for l in box.status()["lines"] if l["name"] == "gw1")
     assert gw["state"] == "up" and "no registration" in gw["detail"]
-    before = len(_records(box))
+    before = len(call_records(box))
     users = tmp_path / "callers.csv"
     users.write_text("SEQUENTIAL\n02155556666;\n")
     call = subprocess.run(
@@ -180,5 +161,5 @@ def test_an_fxo_gateway_peer_delivers_a_call_without_registering(trunkbox, tmp_p
          "-trace_err", "-error_file", str(tmp_path / "err.log"), f"127.0.0.1:{box.trunk_port}"],
         capture_output=True, text=True, timeout=40, cwd=tmp_path)
     assert call.returncode == 0, (tmp_path / "err.log").read_text() if (tmp_path / "err.log").exists() else ""
-    [rec] = _wait(lambda: _records(box)[before:], 5, "the call record")
+    [rec] = wait_until(lambda: call_records(box)[before:], 5, "the call record")
     assert (rec["caller"], rec["line"], rec["route"]) == ("02155556666", "gw1", "menu:gw")
