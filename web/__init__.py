@@ -90,6 +90,16 @@ def create_app(data_dir: Path, *, testing: bool = False, control_socket: Path | 
     from web.wizard import views as wizard
     for module in (auth, wizard, dashboard, extensions, api):
         app.register_blueprint(module.bp)
+    from web.records import views as records     # call history, recordings, voicemail
+    from web.reports import views as reports
+    app.register_blueprint(records.bp)
+    app.register_blueprint(reports.bp)
+    from web.lines import views as lines         # lines and trunks, outbound routes, texts
+    from web.system import views as system       # address, time, storage, logs, backup and restore
+    app.register_blueprint(lines.bp)
+    app.register_blueprint(system.bp)
+    from web.callcenter import views as callcenter   # IVR menus, queues, hours and holidays, inbound routes
+    app.register_blueprint(callcenter.bp)
 
     _register_errors(app)
     _register_template_helpers(app)

@@ -125,3 +125,24 @@ def test_the_readme_example_loads(store):
     store.replace_callcenter(example)
     cc = build(store.read_document())
     assert cc.routes["600"].kind is TargetKind.TIME_CONDITION and "shop" in cc.mailboxes
+
+
+def test_update_callcenter_keeps_what_another_writer_stored_meanwhile(tmp_path):
+    from firmware.config.store import ConfigStore
+    store = ConfigStore(tmp_path).open()
+    store.replace_callcenter({"routes": [{"number": "600", "target": "hangup"}],
+                              "time_conditions": [{"id": "hours", "open": "hangup", "closed": "hangup",
+                                                   "hours": {"mon": ["09:00-18:00"]}}]})
+    import threading
+    t = None
+
+    def mutate(tables):
+        nonlocal t
+        t = threading.Thread(target=store.set_override, args=("hours", "closed"))
+        t.start()            # the core stores an override meanwhile: it waits for the lock
+        tables["routes"][0]["name"] = "Shop"
+    store.update_callcenter(mutate)
+    t.join(10)
+    tables = store.callcenter_tables()
+    assert tables["routes"][0]["name"] == "Shop"
+    assert tables["time_conditions"][0]["override"] == "closed"

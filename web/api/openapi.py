@@ -29,6 +29,155 @@ def _ext_param() -> dict:
             "schema": {"type": "string", "pattern": "^[1-9][0-9]{1,5}$"}}
 
 
+def _records_paths() -> dict:
+    """Call history, recordings, voicemail and reports (web/records, web/reports)."""
+    obj = {"type": "object"}
+    wav = {"description": "the audio (WAV); Range requests supported",
+           "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}}
+    date = {"type": "string", "format": "date"}
+    filters = [
+        {"name": "from", "in": "query", "schema": date, "description": "first day (shop's time zone); default 6 days "
+                                                                      "before `to`"},
+        {"name": "to", "in": "query", "schema": date, "description": "last day, included; default today"},
+        {"name": "number", "in": "query", "schema": {"type": "string", "pattern": "^[0-9+*#]{1,32}$"},
+         "description": "all or part of the caller's number or of the number dialled"},
+        {"name": "agent", "in": "query", "schema": {"type": "string"}, "description": "agents: only their own"},
+        {"name": "queue", "in": "query", "schema": {"type": "string"}},
+        {"name": "line", "in": "query", "schema": {"type": "string"}},
+        {"name": "disposition", "in": "query", "schema": {"enum": [
+            "answered", "abandoned-in-queue", "abandoned-in-ivr", "exit-key", "timeout", "voicemail", "no-agents",
+            "refused", "hangup", "busy", "no-answer", "failed"]}}]
+    download = {"name": "download", "in": "query", "schema": {"enum": ["1"]},
+                "description": "as an attachment (else inline, for an audio element)"}
+    mailbox = {"name": "number", "in": "path", "required": True, "description": "the mailbox (an extension or a "
+               "named mailbox)", "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,31}$"}}
+    message = {"name": "filename", "in": "path", "required": True, "description": "`<message id>.wav`",
+               "schema": {"type": "string"}}
+    return {
+        "/api/history": {"get": {
+            "summary": "Call history with filters and paging, newest first (agents: their own calls only)",
+            "parameters": [*filters,
+                           {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                           {"name": "per_page", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            "responses": {"200": _ok("calls", {"type": "object", "properties": {
+                "filters": obj, "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                "total": {"type": "integer"}, "pages": {"type": "integer"},
+                "calls": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}}}),
+                **_errors(400, 401, 403)}}},
+        "/api/history.csv": {"get": {
+            "summary": "The same calls as CSV for Excel (UTF-8 with BOM, headers in the page language; cells "
+                       "starting with = + - @ get a leading apostrophe)",
+            "parameters": filters,
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                          **_errors(400, 401, 403)}}},
+        "/api/recordings/{filename}": {"get": {
+            "summary": "A call's recording, stereo (caller left, agent right), named by the call: `<uid>.wav` "
+                       "(agents: calls they answered only)",
+            "parameters": [{"name": "filename", "in": "path", "required": True, "description": "`<call uid>.wav`",
+                            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}\\.wav$"}}, download],
+            "responses": {"200": wav, **_errors(401, 404)}}},
+        "/api/voicemail": {"get": {
+            "summary": "Mailboxes one may open and the messages of one (agents: their extension's)",
+            "parameters": [{"name": "mailbox", "in": "query", "schema": {"type": "string"},
+                            "description": "default: the first one"}],
+            "responses": {"200": _ok("messages", {"type": "object", "properties": {
+                "mailboxes": {"type": "array", "items": obj}, "mailbox": {"type": ["string", "null"]},
+                "messages": {"type": "array", "items": obj}}}), **_errors(401, 404)}}},
+        "/api/voicemail/{number}/{filename}": {
+            "get": {"summary": "A voicemail message's audio",
+                    "parameters": [mailbox, message, download],
+                    "responses": {"200": wav, **_errors(401, 404)}},
+            "delete": {"summary": "Delete a voicemail message (agents: in their own mailbox)",
+                       "parameters": [*_CSRF, mailbox, message],
+                       "responses": {"200": _ok("deleted", obj), **_errors(401, 404)}}},
+        "/api/reports": {"get": {
+            "summary": "Calls per hour (day of week x hour), service level and abandon rate per day, queues and "
+                       "agents over a range of days (default the last 28)",
+            "parameters": [{"name": "from", "in": "query", "schema": date},
+                           {"name": "to", "in": "query", "schema": date}],
+            "responses": {"200": _ok("report", obj), **_errors(400, 401, 403)}}},
+    }
+
+
+def _lines_system_paths() -> dict:
+    """Lines, trunks and texts (web/lines); system, backup and restore (web/system)."""
+    obj = {"type": "object"}
+    line_id = {"name": "id", "in": "path", "required": True, "description": "the line's id, e.g. gsm1",
+               "schema": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,15}$"}}
+    line = {"type": "object", "description": "as in the config's lines table (README.md, Phone lines). A password "
+            "or pin left out or \"\" keeps the stored one; null removes it. Never returned: password_set / "
+            "pin_set say whether one is stored.", "properties": {
+                "kind": {"enum": ["gsm", "fxo", "sip"]}, "name": {"type": "string"}, "route": {"type": "string"},
+                "enabled": {"type": "boolean"}, "device": {"type": "string"},
+                "vendor": {"enum": ["sim7600", "sim800", "ec25"]}, "pin": {"type": ["string", "null"]},
+                "pcm_device": {"type": "string"}, "sound_device": {"type": "string"},
+                "power_pin": {"type": ["integer", "null"]}, "rx_gain_db": {"type": "number"},
+                "tx_gain_db": {"type": "number"}, "server": {"type": "string"}, "username": {"type": "string"},
+                "password": {"type": ["string", "null"]}, "register": {"type": "boolean"},
+                "allow_from": {"type": "array", "items": {"type": "string"}}}}
+    return {
+        "/api/lines": {"get": {
+            "summary": "Lines with the core's live state (state, detail, signal, call, recovery), outbound routes "
+                       "and recent line events; no password or PIN",
+            "responses": {"200": _ok("lines", {"type": "object", "properties": {
+                "core": obj, "lines": {"type": "array", "items": obj},
+                "outbound_routes": {"type": "array", "items": obj}, "events": {"type": "array", "items": obj}}}),
+                **_errors(401, 403)}}},
+        "/api/lines/{id}": {
+            "put": {"summary": "Add a line, or change one (its kind stays); validated with the whole config, "
+                               "nothing saved when refused",
+                    "parameters": [*_CSRF, line_id],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": line}}},
+                    "responses": {"200": _ok("changed", obj), "201": _ok("added", obj),
+                                  **_errors(400, 401, 403)}},
+            "delete": {"summary": "Remove a line (and take it out of the outbound routes that tried it)",
+                       "parameters": [*_CSRF, line_id],
+                       "responses": {"200": _ok("removed", obj), **_errors(400, 401, 403, 404)}}},
+        "/api/sms": {
+            "get": {"summary": "Texts received and sent, newest first",
+                    "parameters": [{"name": "limit", "in": "query",
+                                    "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+                    "responses": {"200": _ok("texts", {"type": "object", "properties": {
+                        "texts": {"type": "array", "items": obj}}}), **_errors(400, 401, 403, 503)}},
+            "post": {"summary": "Send a text through a line (or the first working one)",
+                     "parameters": _CSRF,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "required": ["number", "text"], "properties": {
+                             "number": {"type": "string", "pattern": "^\\+?[0-9]{1,32}$"},
+                             "text": {"type": "string", "minLength": 1, "maxLength": 1000},
+                             "line": {"type": "string"}}}}}},
+                     "responses": {"200": _ok("queued", {"type": "object", "properties": {
+                         "id": {"type": "integer"}, "line": {"type": "string"}}}),
+                         **_errors(400, 401, 403, 409, 503)}}},
+        "/api/system": {"get": {
+            "summary": "The box's address, platform, time and time zone, storage (recordings, free disk), core "
+                       "and proxy state, and the last 200 log lines (logs.lines null when unavailable)",
+            "responses": {"200": _ok("system", obj), **_errors(401, 403)}}},
+        "/api/backup": {"get": {
+            "summary": "Download the whole configuration as a backup signed with this box's key "
+                       "(web/system/backup.py); with a passphrase: the system page",
+            "responses": {"200": _ok("backup (attachment)", obj), **_errors(401, 403)}}},
+        "/api/restore": {"post": {
+            "summary": "Restore a backup: HMAC checked, everything validated, then all replaced or nothing; "
+                       "every session ends",
+            "parameters": [*_CSRF, {"name": "X-Backup-Passphrase", "in": "header", "required": False,
+                                    "schema": {"type": "string"},
+                                    "description": "for a backup made with a passphrase"}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "description": "the backup file as downloaded"}}}},
+            "responses": {"200": _ok("restored", {"type": "object", "properties": {
+                "restored": {"type": "string"}, "users": {"type": "array", "items": {"type": "string"}},
+                "files": {"type": "integer"}, "applied": {"type": "boolean"}}}), **_errors(400, 401, 403)}}},
+    }
+
+
+def _callcenter_paths() -> dict:
+    """IVR menus, queues, business hours and inbound routes (web/callcenter/api.py)."""
+    from web.callcenter.api import openapi_paths
+    return openapi_paths()
+
+
 def spec() -> dict:
     obj = {"type": "object"}
     return {
@@ -58,6 +207,7 @@ def spec() -> dict:
         },
         "security": [{"session": []}],
         "paths": {
+            **_callcenter_paths(),
             "/api/openapi.json": {"get": {"summary": "This document", "security": [],
                                           "responses": {"200": _ok("OpenAPI document", obj)}}},
             "/api/session": {"get": {"summary": "Who is logged in, and the CSRF token for changes",
@@ -84,6 +234,8 @@ def spec() -> dict:
                 "responses": {"200": _ok("calls", {"type": "object", "properties": {
                     "calls": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}}}}),
                     **_errors(400, 401, 403)}}},
+            **_records_paths(),
+            **_lines_system_paths(),
             "/api/agents/{extension}/{action}": {"post": {
                 "summary": "Log an agent in or out, pause or unpause (agents: themselves only)",
                 "parameters": [*_CSRF,

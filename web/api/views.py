@@ -20,9 +20,11 @@ from web.extensions import service
 from web.i18n import N_, page_language, translate_error
 from web.security import admin_required, current_user, login_required, public
 from web.api.openapi import spec
+from web.callcenter import api as callcenter_api
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 AGENT_ACTIONS = ("login", "logout", "pause", "unpause")
+callcenter_api.add_routes(bp)       # /api/callcenter/... (web/callcenter/api.py)
 
 
 @bp.errorhandler(ConfigError)
@@ -109,6 +111,68 @@ def calls():
     return jsonify({"calls": [live.public_call(r) for r in rows]})
 
 
+# -- call history, recordings, voicemail (web/records) and reports (web/reports) ------------------
+# Downloads take opaque ids (a call's uid, a message's id), never a path; an
+# agent gets only its own calls and mailbox. Path arguments are named
+# ``number`` (a mailbox) and ``filename`` (``<id>.wav``).
+def _download() -> bool:
+    return request.args.get("download") in ("1", "true", "yes")
+
+
+@bp.route("/history")
+@login_required
+def history():
+    from web.records import service as records
+    return jsonify(records.history_json(records.history_page(request.args, current_user(), get_box())))
+
+
+@bp.route("/history.csv")
+@login_required
+def history_csv():
+    from web.records import service as records
+    return records.csv_response(request.args, current_user(), get_box())
+
+
+@bp.route("/recordings/<filename>")
+@login_required
+def recording(filename: str):
+    from web.records import service as records
+    response = records.recording_response(filename, current_user(), get_box(), _download())
+    return response if response is not None else (jsonify({"error": "no such recording"}), 404)
+
+
+@bp.route("/voicemail")
+@login_required
+def voicemail():
+    from web.records import service as records
+    listing = records.voicemail_listing(current_user(), get_box(), request.args.get("mailbox") or None)
+    return jsonify(listing) if listing is not None else (jsonify({"error": "no such mailbox"}), 404)
+
+
+@bp.route("/voicemail/<number>/<filename>")
+@login_required
+def voicemail_audio(number: str, filename: str):
+    from web.records import service as records
+    response = records.message_response(number, filename, current_user(), get_box(), _download())
+    return response if response is not None else (jsonify({"error": "no such message"}), 404)
+
+
+@bp.route("/voicemail/<number>/<filename>", methods=["DELETE"])
+@login_required
+def delete_voicemail(number: str, filename: str):
+    from web.records import files
+    if not files.delete_message(get_box(), current_user(), number, filename):
+        return jsonify({"error": "no such message"}), 404
+    return jsonify({"mailbox": number, "deleted": filename[:-len(".wav")]})
+
+
+@bp.route("/reports")
+@admin_required
+def reports():
+    from web.reports.views import figures
+    return jsonify(figures(request.args))
+
+
 @bp.route("/agents/<extension>/<action>", methods=["POST"])
 @login_required
 def agent_action(extension: str, action: str):
@@ -186,3 +250,97 @@ def remove_web_login(number: str):
     if not gone:
         return jsonify({"error": "this extension has no web login"}), 404
     return jsonify({"removed": gone})
+
+
+# -- lines, trunks and texts (web/lines); system, backup and restore (web/system) ------------------
+# A line's path argument is named ``tc_id``: it is the name the route walker
+# of the CSRF test (tests/webui/test_security.py ARGS) and the OpenAPI check
+# know, published as ``{id}``.
+@bp.route("/lines")
+@admin_required
+def lines():
+    from web.lines import service as line_service
+    box = get_box()
+    live_lines = line_service.live_lines(box)
+    return jsonify({"core": {"reachable": live_lines is not None},
+                    "lines": line_service.listing(box, live_lines),
+                    "outbound_routes": box.store.callcenter_tables()["outbound_routes"],
+                    "events": line_service.line_events(box, 50) or []})
+
+
+@bp.route("/lines/<tc_id>", methods=["PUT"])
+@admin_required
+def put_line(tc_id: str):
+    from web.lines import service as line_service
+    body = _json_body()
+    box = get_box()
+    current = box.store.callcenter_tables()
+    exists = line_service.find(current["lines"], tc_id) is not None
+    # A password or PIN left out (or "") keeps the stored one; null removes it.
+    clear = tuple(k for k in line_service.SECRET_FIELDS if k in body and body[k] is None)
+    rec = {k: v for k, v in body.items() if k not in clear}
+    rec["id"] = tc_id
+    applied = line_service.write(box, line_service.put_line(current, rec, original=tc_id if exists else None,
+                                                            clear=clear))
+    saved = line_service.find(box.store.callcenter_tables()["lines"], tc_id)
+    return jsonify({"line": line_service.public_line(saved), "applied": applied}), 200 if exists else 201
+
+
+@bp.route("/lines/<tc_id>", methods=["DELETE"])
+@admin_required
+def delete_line(tc_id: str):
+    from web.lines import service as line_service
+    box = get_box()
+    if line_service.find(box.store.callcenter_tables()["lines"], tc_id) is None:
+        return jsonify({"error": "no such line", "field": f"lines.{tc_id}"}), 404
+    applied = line_service.write(box, line_service.remove_line(box.store.callcenter_tables(), tc_id))
+    return jsonify({"removed": tc_id, "applied": applied})
+
+
+@bp.route("/sms")
+@admin_required
+def sms_list():
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+    except ValueError:
+        raise ConfigError("limit", N_("must be a whole number")) from None
+    return jsonify({"texts": get_box().core("sms-list", limit=limit)})
+
+
+@bp.route("/sms", methods=["POST"])
+@admin_required
+def sms_send():
+    body = _json_body()
+    number = _text(body, "number").strip()
+    text = _text(body, "text")
+    line = _text(body, "line").strip() or None
+    if not number.lstrip("+").isdigit() or len(number) > 32 or "+" in number[1:]:
+        raise ConfigError("number", N_("must be a phone number (digits, + in front)"))
+    if not 1 <= len(text) <= 1000:
+        raise ConfigError("text", N_("a text must have 1 to 1000 characters"))
+    return jsonify(get_box().core("sms-send", number=number, text=text, line=line))
+
+
+@bp.route("/system")
+@admin_required
+def system():
+    from flask import current_app
+
+    from web.system import info
+    return jsonify(info.collect(get_box(), current_app.config))
+
+
+@bp.route("/backup")
+@admin_required
+def backup():
+    from web.system import backup as box_backup
+    from web.system.views import download
+    return download(box_backup.make(get_box()))
+
+
+@bp.route("/restore", methods=["POST"])
+@admin_required
+def restore():
+    from web.system import backup as box_backup
+    result = box_backup.restore(get_box(), request.get_data(), request.headers.get("X-Backup-Passphrase") or None)
+    return jsonify(result)

@@ -2,7 +2,7 @@
 
 1. admin password (only while no admin exists; then the owner is logged in)
 2. language and time zone (``settings.language``; the zone is the web's own)
-3. the phone line: a placeholder, stores nothing yet (lines are being built)
+3. the phone line: GSM (modem port, vendor, SIM PIN), the simulated modem, or none
 4. agents' extensions (SIP credentials and a QR block, shown once)
 5. business hours      6. greeting      7. queue → finish
 
@@ -20,16 +20,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_babel import gettext, lazy_gettext as _l
 
 from firmware.errors import ConfigError
+from firmware.hw.platform import detect_platform
 from firmware.telephony import timeconditions as tc
 from web import greeting as greeting_mod
 from web.box import get_box
 from web.extensions import service
 from web.forms import attach_error, choices
 from web.i18n import BOX_LANGUAGE, N_, page_language
+from web.lines import service as line_service
+from web.lines.forms import WIZARD_LINE_CHOICES, WizardLineForm
 from web.security import admin_required, current_user, log_in, public
 from web.wizard import plan
-from web.wizard.forms import (ContinueForm, ExtensionForm, GreetingForm, HoursForm, PasswordForm, QueueForm,
-                              RegionForm)
+from web.wizard.forms import ExtensionForm, GreetingForm, HoursForm, PasswordForm, QueueForm, RegionForm
 
 bp = Blueprint("wizard", __name__, url_prefix="/setup")
 
@@ -154,13 +156,42 @@ def region():
 @bp.route("/line", methods=["GET", "POST"])
 @admin_required
 def line():
-    """Placeholder: phone lines (SIM PIN, test call) come with the line drivers. Stores nothing."""
+    """The shop's GSM line (modem port, vendor, SIM PIN), the simulated modem, or none yet.
+
+    Kept in the draft (its route is made at the last step) and written with
+    the call center, through the same path as the lines page
+    (:mod:`web.lines.service`). A stored PIN is not shown again.
+    """
     if (refused := _allowed("line")) is not None:
         return refused
-    form = ContinueForm()
+    box = get_box()
+    saved = box.state.wizard()["draft"].get("line")
+    simulated = detect_platform().simulated
+    form = WizardLineForm()
+    form.choice.choices = choices(c for c in WIZARD_LINE_CHOICES if c[0] != "sim" or simulated)
+    if request.method == "GET" and saved:
+        form.choice.data = "sim" if saved.get("device") == "sim" else "gsm"
+        if saved.get("device") != "sim":
+            form.device.data, form.vendor.data = saved.get("device"), saved.get("vendor", "sim7600")
+            form.pcm_device.data = saved.get("pcm_device", "")
     if form.validate_on_submit():
-        return _next("line")
-    return _render("line", form)
+        choice = form.choice.data or "skip"
+        pin = (form.pin.data or "").strip()
+        if not pin and choice == "gsm" and saved and saved.get("device") != "sim":
+            pin = saved.get("pin", "")                 # left empty: the PIN typed before stays
+        rec = line_service.wizard_record(choice, (form.device.data or "").strip(), form.vendor.data, pin,
+                                         (form.pcm_device.data or "").strip())
+        try:
+            if choice == "gsm" and not rec["device"]:
+                raise ConfigError("device", N_("must not be empty"))
+            if rec is not None:
+                line_service.check_wizard_line(rec)
+        except ConfigError as exc:
+            attach_error(form, exc)
+        else:
+            return _next("line", line=rec)
+    return _render("line", form, 400 if request.method == "POST" else 200, simulated=simulated,
+                   pin_saved=bool((saved or {}).get("pin")))
 
 
 @bp.route("/extensions", methods=["GET", "POST"])
@@ -300,7 +331,10 @@ def queue():
             full = {**draft, "queue": queue_draft}
             plan.validate(box.store, full, box.state.timezone_name())
             box.state.save_step(STEP_INDEX["queue"], queue=queue_draft)
-            plan.apply(box.store, full, box.state.timezone_name())
+            # The call center and the line chosen at the line step, in one write (all valid, or nothing).
+            box.store.replace_callcenter(line_service.with_wizard_line(
+                plan.tables_for(box.store, full, box.state.timezone_name()),
+                box.store.callcenter_tables()["lines"], draft.get("line"), queue_draft["route_number"]))
         except ConfigError as exc:
             attach_error(form, exc, {"number": "route_number"})      # routes.<number>.number
         else:

@@ -1,0 +1,1 @@
+"""The lines and trunks page: phone lines, outbound routes and texts."""

@@ -1,0 +1,1 @@
+"""The system page: the box's address, time, storage, core, logs; backup and restore."""
