@@ -30,6 +30,7 @@ from firmware.errors import SmallPbxError
 from firmware.hw.modem.at import ModemError
 from firmware.hw.modem.gsm import (CallAnswered, CallEnded, DtmfReceived, GsmModem, IncomingCall,
                                    LineState, SmsReceived)
+from firmware.hw.modem.sms_pdu import Reassembler
 from firmware.hw.modem.supervisor import LineSupervisor
 from firmware.lines.pcm_pump import SerialPcmPump
 
@@ -87,6 +88,9 @@ class GsmLine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._dialing = threading.Event()     # an outgoing call waits for its answer
+        # Parts of long texts already read off the SIM (and deleted there):
+        # kept by the line, so a reopened modem still joins them.
+        self.sms_parts = Reassembler()
 
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:
@@ -113,7 +117,8 @@ class GsmLine:
 
     def _make_modem(self) -> GsmModem:
         return GsmModem(self.config["device"], vendor=self.config.get("vendor", "sim7600"),
-                        pin=self.config.get("pin") or None, on_event=self._on_modem_event)
+                        pin=self.config.get("pin") or None, on_event=self._on_modem_event,
+                        reassembler=self.sms_parts)
 
     # -- the face the engine uses (any thread, never blocks) ------------------------------
     def answer(self) -> None:

@@ -17,7 +17,8 @@ The parts, one concern each:
 - :mod:`~firmware.sim.at_session`: reading command lines, dispatching, framing answers.
 - :mod:`~firmware.sim.device_commands`: settings, identity, SIM lock, network, power.
 - :mod:`~firmware.sim.call_commands`: call states and the call commands.
-- :mod:`~firmware.sim.sms_commands` and :mod:`~firmware.sim.sms`: text messages.
+- :mod:`~firmware.sim.sms_commands`, :mod:`~firmware.sim.sms` and
+  :mod:`~firmware.sim.pdu`: text messages, in PDU and text mode.
 - :mod:`~firmware.sim.pcm`: the SIM7600's voice PCM port, on a second pty.
 
 Dialects:
@@ -31,9 +32,11 @@ Dialects:
 - ``ec25``: Quectel EC25, LTE. ``+QTONEDET: <ASCII code>`` once
   ``AT+QTONEDET=1``, ``AT+QPINC``.
 
-Written from the vendors' AT manuals and 3GPP TS 27.007 / 27.005. SMS in
-text mode only: in PDU mode (``AT+CMGF=0``, the power-on default, as on the
-real modules) the SMS commands answer ``+CMS ERROR: 303``.
+Written from the vendors' AT manuals and 3GPP TS 27.007 / 27.005, and for
+PDUs TS 23.040 / 23.038. SMS in PDU mode (``AT+CMGF=0``, the power-on
+default, as on the real modules) and text mode (``AT+CMGF=1``); a message
+is stored as the PDU the network delivered, so a long text is several
+concatenated parts in both.
 
 Responses are framed as the modules frame them: the echoed command line
 (``ATE1``, the default) ends with ``\\r``; information text and the final
@@ -103,8 +106,10 @@ class ModemEmulator(AtSession, DeviceCommands, CallCommands, SmsCommands):
     (2.0 s per final result in "slow" mode), ``boot_delay`` (0.0 s from a
     reset to the boot URCs), ``tz_quarters`` (32: UTC+8 in SMS timestamps).
 
-    Observation, for tests: ``commands``, ``sent_sms``, ``sent_dtmf``,
-    ``dialled``, ``call_state``, ``pcm_enabled``; with ``pcm=True`` also
+    Observation, for tests: ``commands``, ``sent_sms`` (``(number, text)``,
+    a long text once all its parts are sent), ``sent_pdus`` (each
+    SMS-SUBMIT sent in PDU mode, hex), ``sent_dtmf``, ``dialled``,
+    ``call_state``, ``pcm_enabled``; with ``pcm=True`` also
     ``captured_audio``, ``discarded_bytes``, ``pcm_streaming``, ``pcm_frames_sent``.
     """
 
@@ -133,6 +138,7 @@ class ModemEmulator(AtSession, DeviceCommands, CallCommands, SmsCommands):
 
         self.commands: list[str] = []
         self.sent_sms: list[tuple[str, str]] = []
+        self.sent_pdus: list[str] = []
         self.sent_dtmf: list[str] = []
         self.dialled: list[str] = []
 
@@ -153,6 +159,8 @@ class ModemEmulator(AtSession, DeviceCommands, CallCommands, SmsCommands):
         self._puk_left = 10
         self._store = SmsStore(SMS_CAPACITY)
         self._mr = 0
+        self._next_ref = 1                  # the far end's next concatenation reference
+        self._sent_parts: dict[tuple[str, int, int], dict[int, str]] = {}
         self._call: Call | None = None
         self._sms: OutgoingSms | None = None
         self._reset_settings()
@@ -273,17 +281,41 @@ class ModemEmulator(AtSession, DeviceCommands, CallCommands, SmsCommands):
                 if line is not None:
                     self._urc(line)
 
-    def deliver_sms(self, sender: str, text: str, *, when: datetime | None = None) -> int:
-        """A text message arrives. Stored in "SM" at the lowest free index with
-        ``+CMTI: "SM",<index>`` (``AT+CNMI`` mode 1-3, mt 1), or shown at once
-        with ``+CMT`` and not stored (mt 2).
+    def deliver_sms(self, sender: str, text: str, *, when: datetime | None = None,
+                    ref: int | None = None) -> int:
+        """A text message arrives, as the SMS-DELIVER PDUs a phone's text
+        makes: GSM 7-bit if every character is in the default alphabet,
+        else UCS2; a long text in parts of 153 / 67 characters with a
+        concatenation header, each part stored and announced on its own.
+        Each is stored in "SM" at the lowest free index with
+        ``+CMTI: "SM",<index>`` (``AT+CNMI`` mode 1-3, mt 1), or shown at
+        once with ``+CMT`` and not stored (mt 2).
 
+        :param sender: a number (``+`` for international) or a name
+            (alphanumeric sender, up to 11 characters).
         :param when: the service-centre timestamp; now (UTC+8) by default.
-        :returns: the index; 0 if routed by ``+CMT``; -1 if lost because the
-            SIM storage is full (50) or the module is not registered.
+        :param ref: the concatenation reference; the next one by default.
+        :returns: the (first part's) index; 0 if routed by ``+CMT``; -1 if
+            (a part) lost because the SIM storage is full (50) or the module
+            is not registered.
+        :raises ValueError: a sender that cannot be one, a text over 255 parts.
         """
         with self._lock:
-            return self._deliver_sms(sender, text, when)
+            return self._deliver_sms(sender, text, when, ref)
+
+    def deliver_pdu(self, tpdu: str | bytes) -> int:
+        """An SMS-DELIVER TPDU arrives as it is (no service-centre field):
+        parts in any order, repeated, from the specification's examples.
+
+        :returns: as :meth:`deliver_sms`.
+        :raises ValueError: not an SMS-DELIVER.
+        """
+        octets = bytes.fromhex(tpdu) if isinstance(tpdu, str) else bytes(tpdu)
+        with self._lock:
+            if not self._reachable():
+                log.warning("SMS PDU lost: module not registered")
+                return -1
+            return self._deliver_tpdu(octets)
 
     def misbehave(self, mode: str | None) -> None:
         """Make the module misbehave as real ones do.

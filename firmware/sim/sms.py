@@ -1,10 +1,12 @@
-"""Text messages on the emulated SIM: storage and text-mode encoding.
+"""Text messages on the emulated SIM: storage and both modes' views.
 
 Owns: the SIM's ``"SM"`` message storage (:class:`SmsStore`, 50 slots
 numbered from 1, kept across reboots like a real SIM), the records of
-stored and outgoing messages, and the text-mode representations of
-3GPP TS 27.005: strings in the ``+CSCS`` character set, service-centre
-timestamps and ``+CMGR``/``+CMGL`` headers. No I/O, no AT parsing, no
+stored and outgoing messages, and the representations of 3GPP TS 27.005:
+in text mode strings in the ``+CSCS`` character set, service-centre
+timestamps and ``+CMGR``/``+CMGL`` headers; in PDU mode the numeric
+``<stat>`` and the stored PDU with the service centre in front. The PDUs
+themselves are :mod:`firmware.sim.pdu`'s. No I/O, no AT parsing, no
 locking: the SMS command handlers (``sms_commands``) call it under the
 emulator's lock.
 """
@@ -14,26 +16,35 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from firmware.sim import pdu as pdulib
+
 SMS_CAPACITY = 50                      # "SM" storage slots on the emulated SIM
 CMGL_STATS = ("REC UNREAD", "REC READ", "STO UNSENT", "STO SENT", "ALL")
 SERVICE_CENTRE = "+8613800100500"
 CHARSETS = ("IRA", "GSM", "UCS2")
+PDU_STATS = {"REC UNREAD": 0, "REC READ": 1, "STO UNSENT": 2, "STO SENT": 3}   # 4: all
 
 
 @dataclass
 class StoredSms:
+    """One stored message: its TPDU as it came, and what text mode shows of
+    it (a part of a long text shows as that part's text alone)."""
+
     sender: str
     text: str
     scts: str                           # "yy/MM/dd,hh:mm:ss+zz"
     status: str = "REC UNREAD"
+    tpdu: bytes = b""                   # the SMS-DELIVER, without the service centre
 
 
 @dataclass
 class OutgoingSms:
-    """A message being typed after ``AT+CMGS``, up to Ctrl-Z."""
+    """A message being typed after ``AT+CMGS``, up to Ctrl-Z: text mode's
+    text for ``number``, or in PDU mode hex of ``length`` TPDU octets."""
 
     number: str
     body: bytearray
+    length: int | None = None           # PDU mode
 
 
 class SmsStore:
@@ -101,14 +112,16 @@ def decode_body(raw: bytes, charset: str) -> str:
     return raw.decode("latin-1")
 
 
-def scts(when: datetime | None, tz_quarters: int) -> str:
-    """A service-centre timestamp ``yy/MM/dd,hh:mm:ss±zz`` (zone in quarter
-    hours); now in the ``tz_quarters`` zone when ``when`` is None."""
-    if when is None:
-        when = datetime.now(timezone(timedelta(minutes=15 * tz_quarters)))
-    offset = when.utcoffset()
-    quarters = int(offset.total_seconds() // 900) if offset is not None else tz_quarters
-    return when.strftime("%y/%m/%d,%H:%M:%S") + f"{quarters:+03d}"
+def now(tz_quarters: int) -> datetime:
+    """The service centre's clock: now, in the ``tz_quarters`` zone."""
+    return datetime.now(timezone(timedelta(minutes=15 * tz_quarters)))
+
+
+def pdu_lines(sms: StoredSms, head: str) -> list[str]:
+    """``+CMGR: <stat>,,<length>`` (``head`` is ``+CMGR: `` or ``+CMGL: <index>,``)
+    and the PDU: the service centre, then the TPDU, in hex."""
+    return [f"{head}{PDU_STATS[sms.status]},,{len(sms.tpdu)}",
+            (pdulib.smsc_field(SERVICE_CENTRE) + sms.tpdu).hex().upper()]
 
 
 def header(sms: StoredSms, charset: str, *, csdh: bool) -> str:

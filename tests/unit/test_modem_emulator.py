@@ -13,6 +13,7 @@ import pytest
 import serial
 
 from firmware.errors import SmallPbxError
+from firmware.hw.modem.sms_pdu import decode_deliver, encode_submit
 from firmware.sim import EmulatorError, ModemEmulator
 
 FINALS = ("OK", "ERROR", "NO CARRIER", "BUSY", "NO ANSWER")
@@ -528,15 +529,17 @@ def test_send_sms_multiline_with_echo_and_escape_aborts(modem):
     assert emu.sent_sms == [("10086", "line one\nline two")]
 
 
-def test_sms_needs_text_mode_and_a_sim(modem):
+def test_sms_needs_a_sim_in_either_mode(modem):
     emu, port = modem("sim7600", pin="1234")
     port.cmd("AT+CMEE=1")
+    assert port.cmd("AT+CMGR=1") == ["+CMS ERROR: 311"]             # PDU mode
     assert port.cmd("AT+CMGF=1") == ["OK"]
     assert port.cmd("AT+CMGR=1") == ["+CMS ERROR: 311"]
     emu.close()
     emu, port = modem("sim7600")
     port.cmd("AT+CMEE=1")
-    assert port.cmd("AT+CMGR=1") == ["+CMS ERROR: 303"]            # PDU mode is the default
+    assert port.cmd("AT+CMGF?") == ["+CMGF: 0", "OK"]               # PDU mode is the default
+    assert port.cmd("AT+CMGR=1") == ["+CMS ERROR: 321"]             # and works: slot 1 is empty
 
 
 def test_receive_sms_cmti_cmgr_cmgl_cmgd(modem):
@@ -594,6 +597,101 @@ def test_full_sim_storage_loses_messages_silently(modem):
     assert port.cmd("AT+CMGD=7") == ["OK"]
     assert emu.deliver_sms("10086", "room again") == 7
     assert port.line() == '+CMTI: "SM",7'
+
+
+# -- SMS in PDU mode ------------------------------------------------------------------------------
+# Cross-checked against the driver's own PDU code (written separately).
+
+SMSC_FIELD = "0891683108100005F0"           # +8613800100500: 8 octets, international
+# The SMS-DELIVER example of "SMS messages and the PDU format" (Lars Pettersson,
+# dreamfabric.com), without its service-centre field: "hellohello" from 27838890001.
+HELLO_DELIVER = "040BC87238880900F10000993092516195800AE8329BFD4697D9EC37"
+# Its SMS-SUBMIT example, "hellohello" to +46708251358, after its "00"
+# (no service centre given: the SIM's).
+HELLO_SUBMIT = "11000B916407281553F80000AA0AE8329BFD4697D9EC37"
+
+
+def send_pdu(port: Port, pdu_hex: str, length: int) -> list[str]:
+    port.send(f"AT+CMGS={length}\r")
+    assert port.ser.read(4) == b"\r\n> "
+    port.send(pdu_hex.encode() + b"\x1a")
+    first = port.line()
+    return [first] if first.startswith("+CMS ERROR") else [first, port.line()]
+
+
+def test_pdu_mode_shows_the_stored_pdu_and_text_mode_its_text(modem):
+    emu, port = modem("sim7600")
+    assert emu.deliver_pdu(HELLO_DELIVER) == 1
+    assert port.line() == '+CMTI: "SM",1'
+    length = len(HELLO_DELIVER) // 2
+    assert port.cmd("AT+CMGR=1") == [f"+CMGR: 0,,{length}", SMSC_FIELD + HELLO_DELIVER, "OK"]
+    assert port.cmd("AT+CMGR=1") == [f"+CMGR: 1,,{length}", SMSC_FIELD + HELLO_DELIVER, "OK"]
+    assert port.cmd("AT+CMGL=4") == [f"+CMGL: 1,1,,{length}", SMSC_FIELD + HELLO_DELIVER, "OK"]
+    assert port.cmd("AT+CMGL") == ["OK"]                                 # default: unread only
+    assert port.cmd("AT+CMEE=1;+CMGL=\"ALL\"") == ["+CMS ERROR: 304"]   # text-mode argument
+    assert port.cmd("AT+CMGL=?") == ["+CMGL: (0-4)", "OK"]
+    assert port.cmd("AT+CMGF=1;+CMGR=1") == [
+        '+CMGR: "REC READ","27838890001","","99/03/29,15:16:59+08"', "hellohello", "OK"]
+    with pytest.raises(ValueError):
+        emu.deliver_pdu(HELLO_SUBMIT)                                    # a SUBMIT is not delivered
+
+
+def test_a_long_text_arrives_in_parts_each_announced(modem):
+    emu, port = modem("ec25")
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC8)
+    text = "Dear customer, " + "your order is ready [ref {42}] " * 10 + "€"
+    assert emu.deliver_sms(CALLER, text, when=when, ref=0x33) == 1
+    assert [port.line(), port.line(), port.line()] == ['+CMTI: "SM",1', '+CMTI: "SM",2', '+CMTI: "SM",3']
+    lines = port.cmd("AT+CMGL=4")
+    assert lines[-1] == "OK" and len(lines) == 7
+    # Part 1: UDHI with more messages waiting (40), the caller, PID 0, 7-bit,
+    # the time stamp, then (after the UDL) the header: ref 33, 3 parts, part 1.
+    head = SMSC_FIELD + "40" + "0D91683108108300F0" + "0000" + "42506070809023"
+    assert lines[1].startswith(head) and lines[1][len(head) + 2:].startswith("050003330301")
+    parts = [decode_deliver(pdu) for pdu in lines[1:6:2]]
+    assert [(p.concat.ref, p.concat.total, p.concat.seq) for p in parts] == [(0x33, 3, n) for n in (1, 2, 3)]
+    assert [p.more_messages for p in parts] == [True, True, False]
+    assert "".join(p.text for p in parts) == text
+    # Text mode shows the part alone, its header invisible.
+    assert port.cmd('AT+CMGF=1;+CSCS="UCS2";+CMGR=3')[-2:] == [ucs2(parts[2].text), "OK"]
+
+
+def test_pdu_mode_sends_a_checked_pdu(modem):
+    emu, port = modem("sim800")
+    port.cmd("AT+CMEE=1")
+    assert send_pdu(port, "00" + HELLO_SUBMIT, 23) == ["+CMGS: 1", "OK"]
+    assert emu.sent_sms == [("+46708251358", "hellohello")]
+    assert emu.sent_pdus == [HELLO_SUBMIT]
+    assert send_pdu(port, "00" + HELLO_SUBMIT, 22) == ["+CMS ERROR: 304"]      # length wrong
+    assert send_pdu(port, "00" + HELLO_SUBMIT[:-2], 22) == ["+CMS ERROR: 304"]  # text cut short
+    assert send_pdu(port, "00ZZ", 1 + 6) == ["+CMS ERROR: 304"]                   # not hex
+    deliver = "00" + HELLO_DELIVER
+    assert send_pdu(port, deliver, len(HELLO_DELIVER) // 2) == ["+CMS ERROR: 304"]  # not a SUBMIT
+    assert port.cmd("AT+CMGS=3") == ["+CMS ERROR: 304"]                          # too short for any
+    assert emu.sent_sms == [("+46708251358", "hellohello")]
+
+
+def test_a_long_text_sent_in_parts_is_delivered_once_all_went_out(modem):
+    emu, port = modem("sim7600")
+    text = "长文本测试，" * 30 + "😀"
+    pdus = encode_submit("13800138000", text, ref=77)
+    assert len(pdus) == 3
+    for pdu in (pdus[2], pdus[0]):
+        assert send_pdu(port, pdu.hex, pdu.tpdu_length)[0].startswith("+CMGS: ")
+    assert emu.sent_sms == []
+    send_pdu(port, pdus[1].hex, pdus[1].tpdu_length)
+    assert emu.sent_sms == [("13800138000", text)]
+    assert len(emu.sent_pdus) == 3
+
+
+def test_cnmi_mt2_in_pdu_mode_shows_the_pdu(modem):
+    emu, port = modem("sim7600")
+    assert port.cmd("AT+CNMI=2,2,0,0,0") == ["OK"]
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC8)
+    assert emu.deliver_sms("10086", "hi", when=when) == 0
+    tpdu = "04" + "0581" + "0180F6" + "0000" + "42506070809023" + "02" + "E834"
+    assert [port.line(), port.line()] == [f"+CMT: ,{len(tpdu) // 2}", SMSC_FIELD + tpdu]
+    assert port.cmd("AT+CPMS?") == ['+CPMS: "SM",0,50,"SM",0,50,"SM",0,50', "OK"]
 
 
 # -- misbehaviour ---------------------------------------------------------------------------------

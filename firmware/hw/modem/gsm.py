@@ -8,6 +8,16 @@ URCs arrive on the AT reader thread, and work they need (reading a new SMS)
 is handed to the modem's own worker thread. It never touches pjsua2: audio
 is bridged elsewhere (issue 4's audio bridge).
 
+Texts go both ways in PDU mode (``AT+CMGF=0``; :mod:`sms_pdu` encodes and
+decodes): only there does a long text's User Data Header show, so its parts
+can be joined. ``+CMTI`` → ``AT+CMGR=<i>`` → decoded → the line's
+:class:`~firmware.hw.modem.sms_pdu.Reassembler` → ``AT+CMGD=<i>`` at once
+(the SIM never fills up, even with half a text on it) → one
+:class:`SmsReceived` per whole text. A text still missing a part after the
+reassembler's timeout is reported with the gap marked; the worker thread
+gives those out while it waits for work. ``send_sms`` splits a long text and
+sends each part with its own ``AT+CMGS=<length>``.
+
 SIM PIN: entered once from the config; if the SIM refuses it, it is never
 sent again (a second blind retry would use up the attempts and lock the SIM
 with its PUK). A SIM that asks for its PUK is reported, never touched.
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import re
 import threading
 import time
@@ -29,6 +40,7 @@ from typing import Callable
 import serial
 
 from firmware.hw.modem.at import AtChannel, CommandError, ModemError, ModemTimeout
+from firmware.hw.modem.sms_pdu import Message, PduError, Reassembler, SmsDeliver, decode_deliver, encode_submit
 from firmware.hw.modem.vendors import Vendor, is_urc, vendor as get_vendor
 
 log = logging.getLogger(__name__)
@@ -56,9 +68,19 @@ class DtmfReceived:
 
 @dataclass(frozen=True)
 class SmsReceived:
+    """A whole text (all its parts joined).
+
+    :param sent_at: the service centre's time stamp, ``yy/MM/dd,hh:mm:ss±zz``
+        (zone in quarter hours), as text mode shows it; "" if unreadable.
+    :param parts: how many parts it was sent in.
+    :param missing: the parts that never came (their place is marked in ``text``).
+    """
+
     sender: str
     text: str
     sent_at: str
+    parts: int = 1
+    missing: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,11 @@ class LineState:
 
 CLIP = re.compile(r'^\+CLIP: ?"([^"]*)"')
 CMTI = re.compile(r'^\+CMTI: ?"(\w+)",(\d+)')
-CMGR = re.compile(r'^\+CMGR: ?"([^"]*)","([^"]*)",[^,]*,"([^"]*)"')
+# PDU mode: +CMGR: <stat>,[<alpha>],<length> / +CMGL: <index>,<stat>,[<alpha>],<length>
+CMGR = re.compile(r'^\+CMGR: ?(\d+),(?:"[^"]*"|[^,]*),(\d+)')
+CMGL = re.compile(r'^\+CMGL: ?(\d+),(\d+),(?:"[^"]*"|[^,]*),(\d+)')
+STORED_SENT = (2, 3)          # <stat> of messages stored to send: not texts received
+EXPIRY_POLL_S = 60.0          # the worker's longest wait before checking half texts
 DTMF_KEYS = set("0123456789*#ABCD")
 
 
@@ -82,21 +108,22 @@ def _ucs2_decode(text: str) -> str:
     return text
 
 
-def _ucs2_encode(text: str) -> str:
-    return text.encode("utf-16-be").hex().upper()
-
-
 class GsmModem:
     """
     :param url: serial device or pyserial URL.
     :param vendor: ``sim7600``, ``sim800`` or ``ec25``.
     :param pin: the SIM PIN from the config, or None.
     :param on_event: receives the events above (from the modem's threads).
+    :param reassembler: joins long texts; pass the line's own so that parts
+        already read survive a new modem object (the supervisor's reopen).
+    :param clock: monotonic seconds, for the reassembler's timeout.
     """
 
     def __init__(self, url: str, *, vendor: str, pin: str | None = None,
                  on_event: Callable[[object], None] = lambda e: None,
-                 open_port: Callable[..., object] = serial.serial_for_url):
+                 open_port: Callable[..., object] = serial.serial_for_url,
+                 reassembler: Reassembler | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.url = url
         self.vendor: Vendor = get_vendor(vendor)
         self.pin = pin
@@ -112,6 +139,9 @@ class GsmModem:
         self._work: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self.sms_parts = reassembler if reassembler is not None else Reassembler()
+        self.clock = clock
+        self._concat_ref = random.randrange(256)   # a recipient keys parts by sender and reference
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self, init_timeout: float = 5.0) -> None:
@@ -168,7 +198,7 @@ class GsmModem:
         if state != "ready":
             self.on_event(LineState(state))
             return state
-        for cmd in ("AT+CLIP=1", "AT+CRC=1", *self.vendor.init, "AT+CMGF=1", 'AT+CSCS="UCS2"',
+        for cmd in ("AT+CLIP=1", "AT+CRC=1", *self.vendor.init, "AT+CMGF=0", 'AT+CSCS="UCS2"',
                     "AT+CNMI=2,1,0,0,0"):
             self.at(cmd, timeout)
         self._work.put(("read-all-sms",))
@@ -284,24 +314,75 @@ class GsmModem:
 
     # -- SMS -----------------------------------------------------------------------
     def send_sms(self, number: str, text: str, timeout: float = 30.0) -> int:
-        """Send a text (any language: UCS2); returns the message reference."""
+        """Send a text in any language (7-bit when it fits the GSM alphabet,
+        UCS2 otherwise); a long one goes in concatenated parts, one
+        ``AT+CMGS`` each. Returns the first part's message reference.
+
+        :raises ValueError: not a phone number, or a text over 255 parts.
+        :raises ModemError: the modem refused a part (the parts before it are sent).
+        """
         if not re.fullmatch(r"\+?[0-9]{3,20}", number):
             raise ValueError(f"not a phone number: {number!r}")
-        lines = self.at(f'AT+CMGS="{_ucs2_encode(number)}"', timeout, data=_ucs2_encode(text))
-        for line in lines:
-            m = re.match(r"^\+CMGS: ?(\d+)", line)
-            if m:
-                return int(m.group(1))
-        return -1
+        pdus = encode_submit(number, text, ref=self._concat_ref)
+        if len(pdus) > 1:
+            self._concat_ref = (self._concat_ref + 1) % 256
+        first = -1
+        for n, pdu in enumerate(pdus):
+            lines = self.at(f"AT+CMGS={pdu.tpdu_length}", timeout, data=pdu.hex)
+            reference = next((int(m.group(1)) for m in (re.match(r"^\+CMGS: ?(\d+)", x) for x in lines) if m), -1)
+            if n == 0:
+                first = reference
+        return first
 
-    def read_sms(self, index: int) -> SmsReceived | None:
+    def read_sms(self, index: int) -> SmsDeliver | None:
+        """The message (or part of a long one) stored at ``index``, decoded;
+        None for an empty slot or a message stored to be sent.
+
+        :raises PduError: the modem's PDU makes no sense.
+        """
+        stored = self._read_pdu(index)
+        if stored is None or stored[0] in STORED_SENT:
+            return None
+        return decode_deliver(stored[2], tpdu_length=stored[1])
+
+    def _read_pdu(self, index: int) -> tuple[int, int, str] | None:
+        """``(stat, tpdu length, pdu hex)`` of slot ``index``, None if empty."""
         lines = self.at(f"AT+CMGR={index}", 10)
         for i, line in enumerate(lines):
             m = CMGR.match(line)
-            if m:
-                text = lines[i + 1] if i + 1 < len(lines) else ""
-                return SmsReceived(_ucs2_decode(m.group(2)), _ucs2_decode(text), m.group(3))
+            if m and i + 1 < len(lines):
+                return int(m.group(1)), int(m.group(2)), lines[i + 1]
         return None
+
+    def _stored_pdus(self) -> list[tuple[int, int, int, str]]:
+        """``(index, stat, tpdu length, pdu hex)`` of every stored message."""
+        lines = self.at("AT+CMGL=4", 10)
+        out = []
+        for i, line in enumerate(lines):
+            m = CMGL.match(line)
+            if m and i + 1 < len(lines):
+                out.append((int(m.group(1)), int(m.group(2)), int(m.group(3)), lines[i + 1]))
+        return out
+
+    def _accept(self, stat: int, length: int, pdu: str) -> list[Message]:
+        """Hand a stored PDU to the reassembler; the texts complete now."""
+        if stat in STORED_SENT:
+            log.info("deleting a message stored to be sent (not a text received)")
+            return []
+        try:
+            part = decode_deliver(pdu, tpdu_length=length)
+        except PduError as exc:
+            # Never lost without a trace: the owner sees that something came.
+            log.error("unreadable text message (%s): %s", exc, pdu)
+            return [Message("", f"[unreadable text message: {pdu}]", "")]
+        if part.silent:
+            log.info("silent message (type 0) from %s discarded", part.sender)
+            return []
+        return self.sms_parts.add(part, self.clock())
+
+    def _hand_out(self, messages: list[Message]) -> None:
+        for m in messages:
+            self.on_event(SmsReceived(m.sender, m.text, m.sent_at, m.parts, m.missing))
 
     # -- unsolicited lines (reader thread) -----------------------------------------
     def _urc(self, line: str) -> None:
@@ -351,7 +432,11 @@ class GsmModem:
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():
-            job = self._work.get()
+            try:
+                job = self._work.get(timeout=self._wait_for_work())
+            except queue.Empty:
+                self._hand_out(self.sms_parts.expire(self.clock()))
+                continue
             if job is None:
                 self._work.task_done()
                 return
@@ -359,8 +444,8 @@ class GsmModem:
                 if job[0] == "read-sms":
                     self._take_sms(job[1])
                 elif job[0] == "read-all-sms":
-                    for index in self._stored_sms():
-                        self._take_sms(index)
+                    for index, stat, length, pdu in self._stored_pdus():
+                        self._take_sms(index, (stat, length, pdu))
                 elif job[0] == "reinit":
                     self.in_call = self.ringing = False
                     self.init()
@@ -369,16 +454,21 @@ class GsmModem:
             finally:
                 self._work.task_done()
 
-    def _take_sms(self, index: int) -> None:
-        """Read a stored SMS, report it, and delete it so the SIM never fills up."""
-        sms = self.read_sms(index)
-        if sms is not None:
-            self.on_event(sms)
-        self.at(f"AT+CMGD={index}")
+    def _wait_for_work(self) -> float:
+        """How long the worker may wait for a job before a half text is due."""
+        deadline = self.sms_parts.next_deadline()
+        if deadline is None:
+            return EXPIRY_POLL_S
+        return min(EXPIRY_POLL_S, max(0.05, deadline - self.clock()))
 
-    def _stored_sms(self) -> list[int]:
+    def _take_sms(self, index: int, stored: tuple[int, int, str] | None = None) -> None:
+        """Read a stored message (unless ``stored`` has it), hand it to the
+        reassembler, delete it so the SIM never fills up, then report the
+        texts that are whole now."""
+        if stored is None:
+            stored = self._read_pdu(index)
+        messages = self._accept(*stored) if stored is not None else []
         try:
-            lines = self.at('AT+CMGL="' + _ucs2_encode("ALL") + '"', 5)
-        except CommandError:
-            lines = self.at('AT+CMGL="ALL"', 5)
-        return [int(m.group(1)) for m in (re.match(r"^\+CMGL: ?(\d+),", line) for line in lines) if m]
+            self.at(f"AT+CMGD={index}")
+        finally:
+            self._hand_out(messages)
