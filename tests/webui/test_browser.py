@@ -21,7 +21,10 @@ from webtools import ADMIN, box_helpers
 
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "web"
+# Screenshots refresh docs/web/ only when asked (SMALLPBX_SCREENSHOTS=1), so a
+# test run leaves the tree clean; otherwise they go to a scratch folder.
+SHOTS = (ROOT / "docs" / "web" if os.environ.get("SMALLPBX_SCREENSHOTS") == "1"
+         else Path(os.environ.get("TMPDIR", "/tmp")) / "smallpbx-screenshots")
 CHROMIUM = "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api")
 
