@@ -125,7 +125,7 @@ def main() -> None:
     ep.audDevManager().setNullDev()
     spin = lambda: ep.libHandleEvents(10)  # noqa: E731
 
-    from firmware.lines.gsm_line import LINE_RING_MAX_MS, LINE_RING_TARGET_MS
+    from firmware.lines.face import LINE_RING_MAX_MS, LINE_RING_TARGET_MS
     target = float(sys.argv[sys.argv.index("--target-ms") + 1]) if "--target-ms" in sys.argv else LINE_RING_TARGET_MS
     to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target)
     from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target)

@@ -17,86 +17,43 @@ report: its states are ``up``, ``unresponsive`` and ``down``.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from typing import Callable
 
-from firmware.core.ringbuffer import AudioRing
 from firmware.hw.modem.at import ModemError, ModemTimeout
 from firmware.hw.modem.gsm import CallEnded, DtmfReceived, IncomingCall
 from firmware.hw.modem.v253 import VoiceModem
-from firmware.lines.gsm_line import LINE_RING_MAX_MS, LINE_RING_TARGET_MS
+from firmware.lines.face import ModemLine
 
 log = logging.getLogger(__name__)
 
 UNRESPONSIVE_AFTER = 2
 
 
-class FxoLine:
+class FxoLine(ModemLine):
     kind = "fxo"
 
     def __init__(self, config: dict, *, listener, post: Callable[[Callable[[], None]], None],
                  check_every: float = 8.0, ping_timeout: float = 3.0):
-        self.name = config["id"]
-        self.config = config
-        self.listener = listener
-        self.post = post
-        self.check_every = check_every
+        super().__init__(config, listener=listener, post=post, check_every=check_every)
         self.ping_timeout = ping_timeout
-        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS,
-                                gain_db=config.get("rx_gain_db", 0))
-        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS,
-                                  gain_db=config.get("tx_gain_db", 0))
         self.modem: VoiceModem | None = None
-        self.state = "starting"
-        self.detail = ""
-        self.since = time.time()
-        self.signal_dbm = None
         self.failures = 0
         self.actions: list[str] = []
-        self._jobs: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    # -- life ------------------------------------------------------------------------
-    def start(self) -> None:
-        for target, name in ((self._work_loop, "worker"), (self._health_loop, "health")):
-            thread = threading.Thread(target=target, name=f"line-{self.name}-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
 
     def close(self) -> None:
-        self._stop.set()
-        self._jobs.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads.clear()
+        super().close()
         self._drop_modem()
-
-    # -- the face -----------------------------------------------------------------------
-    def answer(self) -> None:
-        self._jobs.put(("answer",))
-
-    def hangup(self) -> None:
-        self._jobs.put(("hangup",))
-
-    def dial(self, number: str) -> None:
-        self._jobs.put(("dial", number))
-
-    def send_dtmf(self, digit: str) -> None:
-        self._jobs.put(("dtmf", digit))
 
     def send_sms(self, number: str, text: str, ref: object = None) -> None:
         self.post(lambda: self.listener.sms_sent(self, ref, None, "an analog line cannot send texts"))
 
-    def status(self) -> dict:
+    def in_call(self) -> bool:
         modem = self.modem
-        return {"name": self.name, "kind": self.kind, "state": self.state, "detail": self.detail,
-                "since": round(self.since, 1), "signal_dbm": None,
-                "in_call": bool(modem and (modem.in_call or modem.ringing)),
-                "recovery": list(self.actions[-5:]),
-                "audio": {"underruns": self.to_pbx.underruns, "overruns": self.to_pbx.overruns}}
+        return bool(modem and (modem.in_call or modem.ringing))
+
+    def recovery(self) -> list[str]:
+        return list(self.actions[-5:])
 
     # -- driver events (its reader thread): translate and post ------------------------------
     def _on_event(self, event) -> None:
@@ -110,22 +67,6 @@ class FxoLine:
         # CallAnswered is reported by the worker once answer()/dial() return.
 
     # -- worker ---------------------------------------------------------------------------------
-    def _work_loop(self) -> None:
-        while not self._stop.is_set():
-            job = self._jobs.get()
-            if job is None:
-                return
-            try:
-                self._do(job)
-            except (ModemError, ValueError) as exc:
-                log.error("line %s: %s failed: %s", self.name, job[0], exc)
-                if job[0] in ("answer", "dial"):
-                    self.post(lambda why=str(exc): self.listener.ended(self, f"failed: {why}"))
-            except Exception as exc:   # the worker must outlive any surprise
-                log.exception("line %s: %s failed", self.name, job[0])
-                if job[0] in ("answer", "dial"):
-                    self.post(lambda why=str(exc): self.listener.ended(self, f"failed: {why}"))
-
     def _modem(self) -> VoiceModem:
         if self.modem is None or self.state != "up":
             raise ModemError(f"the line is {self.state}")
@@ -147,19 +88,7 @@ class FxoLine:
         elif kind == "dtmf":
             self._modem().send_dtmf(job[1])
 
-    def _fresh_audio(self) -> None:
-        self.to_pbx.clear()
-        self.from_pbx.clear()
-
     # -- health ---------------------------------------------------------------------------------
-    def _health_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.check()
-            except Exception:
-                log.exception("line %s: health check failed", self.name)
-            self._stop.wait(self.check_every)
-
     def check(self) -> str:
         if self.modem is None:
             return self._open()

@@ -19,19 +19,18 @@ Threads:
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
 import time
 from typing import Callable
 
-from firmware.core.ringbuffer import AudioRing
 from firmware.errors import SmallPbxError
 from firmware.hw.modem.at import ModemError
 from firmware.hw.modem.gsm import (CallAnswered, CallEnded, DtmfReceived, GsmModem, IncomingCall,
                                    LineState, SmsReceived)
 from firmware.hw.modem.sms_pdu import Reassembler
 from firmware.hw.modem.supervisor import LineSupervisor
+from firmware.lines.face import ModemLine
 from firmware.lines.pcm_pump import SerialPcmPump
 
 log = logging.getLogger(__name__)
@@ -39,13 +38,9 @@ log = logging.getLogger(__name__)
 CLCC = re.compile(r"^\+CLCC: ?\d+,(\d),(\d)")
 DIAL_ANSWER_TIMEOUT_S = 60.0
 DIAL_POLL_S = 0.3
-# The modem's PCM frames come every 20 ms like pjsua's ticks, with little
-# jitter: 30 ms of fill absorbs it (measured: bench/line_audio.py).
-LINE_RING_TARGET_MS = 30
-LINE_RING_MAX_MS = 120
 
 
-class GsmLine:
+class GsmLine(ModemLine):
     """
     :param config: the line's record (``firmware.config.lines``).
     :param listener: owner-thread object told what happens on the line.
@@ -57,24 +52,9 @@ class GsmLine:
 
     def __init__(self, config: dict, *, listener, post: Callable[[Callable[[], None]], None],
                  power_pin=None, check_every: float = 8.0, ping_timeout: float = 3.0):
-        self.name = config["id"]
-        self.config = config
-        self.listener = listener
-        self.post = post
-        # Both rings keep LINE_RING_TARGET_MS of audio and correct the drift
-        # between the modem's clock and pjsua's (see ringbuffer.py).
-        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS)
-        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS)
-        self.check_every = check_every
-        self.signal_dbm: int | None = None
-        self.state = "starting"
-        self.detail = ""
-        self.since = time.time()
+        super().__init__(config, listener=listener, post=post, check_every=check_every)
         self.supervisor = LineSupervisor(self._make_modem, on_state=self._on_state, power_pin=power_pin,
                                          check_every=check_every, ping_timeout=ping_timeout)
-        # Levels: what the caller says (rx) and what the box says to them (tx).
-        self.to_pbx.gain_db = config.get("rx_gain_db", 0)
-        self.from_pbx.gain_db = config.get("tx_gain_db", 0)
         # The call's voice: the SIM7600's PCM serial port, or a sound card
         # (a USB audio modem, an analog hat's codec), or none configured.
         self.pump = None
@@ -84,9 +64,6 @@ class GsmLine:
             from firmware.hw.soundcard import SoundCardLine
             self.pump = SoundCardLine(config["sound_device"], self.to_pbx, self.from_pbx,
                                       on_error=lambda exc: log.error("line %s: %s", self.name, exc))
-        self._jobs: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._dialing = threading.Event()     # an outgoing call waits for its answer
         # Parts of long texts already read off the SIM (and deleted there):
         # kept by the line, so a reopened modem still joins them.
@@ -100,17 +77,10 @@ class GsmLine:
             except SmallPbxError as exc:     # no such sound card: calls still work, without voice
                 log.error("line %s: no voice path: %s", self.name, exc)
                 self.pump = None
-        for target, name in ((self._work_loop, "worker"), (self._health_loop, "health")):
-            thread = threading.Thread(target=target, name=f"line-{self.name}-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        super().start()
 
     def close(self) -> None:
-        self._stop.set()
-        self._jobs.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads.clear()
+        super().close()
         if self.pump is not None:
             self.pump.close()
         self.supervisor.close()
@@ -120,30 +90,16 @@ class GsmLine:
                         pin=self.config.get("pin") or None, on_event=self._on_modem_event,
                         reassembler=self.sms_parts)
 
-    # -- the face the engine uses (any thread, never blocks) ------------------------------
-    def answer(self) -> None:
-        self._jobs.put(("answer",))
-
     def hangup(self) -> None:
         self._dialing.clear()
-        self._jobs.put(("hangup",))
+        super().hangup()
 
-    def dial(self, number: str) -> None:
-        self._jobs.put(("dial", number))
-
-    def send_dtmf(self, digit: str) -> None:
-        self._jobs.put(("dtmf", digit))
-
-    def send_sms(self, number: str, text: str, ref: object = None) -> None:
-        self._jobs.put(("sms", number, text, ref))
-
-    def status(self) -> dict:
+    def in_call(self) -> bool:
         modem = self.supervisor.modem
-        return {"name": self.name, "kind": self.kind, "state": self.state, "detail": self.detail,
-                "since": round(self.since, 1), "signal_dbm": self.signal_dbm,
-                "in_call": bool(modem and (modem.in_call or modem.ringing)),
-                "recovery": list(self.supervisor.actions[-5:]),
-                "audio": {"underruns": self.to_pbx.underruns, "overruns": self.to_pbx.overruns}}
+        return bool(modem and (modem.in_call or modem.ringing))
+
+    def recovery(self) -> list[str]:
+        return list(self.supervisor.actions[-5:])
 
     # -- modem events (reader thread): translate and post ----------------------------------
     def _on_modem_event(self, event) -> None:
@@ -169,20 +125,6 @@ class GsmLine:
         self.post(lambda: self.listener.state(self, state, detail))
 
     # -- worker: the commands ---------------------------------------------------------------
-    def _work_loop(self) -> None:
-        while not self._stop.is_set():
-            job = self._jobs.get()
-            if job is None:
-                return
-            try:
-                self._do(job)
-            except (ModemError, ValueError) as exc:
-                log.error("line %s: %s failed: %s", self.name, job[0], exc)
-                self._job_failed(job, str(exc))
-            except Exception as exc:   # the worker must outlive any surprise
-                log.exception("line %s: %s failed", self.name, job[0])
-                self._job_failed(job, f"internal error: {exc}")
-
     def _modem(self) -> GsmModem:
         modem = self.supervisor.modem
         if modem is None or self.state != "up":
@@ -211,17 +153,10 @@ class GsmLine:
             reference = self._modem().send_sms(number, text)
             self.post(lambda: self.listener.sms_sent(self, ref, reference, ""))
 
-    def _fresh_audio(self) -> None:
-        self.to_pbx.clear()
-        self.from_pbx.clear()
-
     def _job_failed(self, job: tuple, why: str) -> None:
-        kind = job[0]
-        if kind in ("answer", "dial"):
+        if job[0] in ("answer", "dial"):
             self._dialing.clear()
-            self.post(lambda: self.listener.ended(self, f"failed: {why}"))
-        elif kind == "sms":
-            self.post(lambda: self.listener.sms_sent(self, job[3], None, why))
+        super()._job_failed(job, why)
 
     def _wait_for_answer(self) -> None:
         """Poll the call list until the far end answers (portable across modules:
@@ -250,13 +185,11 @@ class GsmLine:
             self.post(lambda: self.listener.ended(self, "no answer"))
 
     # -- health ---------------------------------------------------------------------------------
-    def _health_loop(self) -> None:
-        while not self._stop.is_set():
+    def check(self) -> str:
+        state = self.supervisor.check()
+        if state == "up" and self.supervisor.modem is not None:
             try:
-                if self.supervisor.check() == "up" and self.supervisor.modem is not None:
-                    self.signal_dbm = self.supervisor.modem.signal_dbm(3.0)
+                self.signal_dbm = self.supervisor.modem.signal_dbm(3.0)
             except ModemError as exc:
                 log.debug("line %s: signal not read: %s", self.name, exc)
-            except Exception:   # the line must outlive any modem surprise
-                log.exception("line %s: health check failed", self.name)
-            self._stop.wait(self.check_every)
+        return state
