@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from firmware import __version__
@@ -139,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     preset = psub.add_parser("reset", help="go back to the default prompt")
     preset.add_argument("name")
     preset.add_argument("--lang", default="en", choices=["en", "zh_CN"])
+    prec = psub.add_parser("record", help="record a prompt by phone: the box rings the extension; "
+                                          "speak after the beep, then # or hang up")
+    prec.add_argument("name")
+    prec.add_argument("--extension", required=True)
+    prec.add_argument("--lang", default="en", choices=["en", "zh_CN"])
+
+    tcall = sub.add_parser("test-call", help="call a number through a line and play a test message")
+    tcall.add_argument("line")
+    tcall.add_argument("number")
 
     panel = sub.add_parser("panel", help="the front panel: page, LEDs, and a picture of the display")
     panel.add_argument("--png", type=Path, help="save the display as a PNG")
@@ -259,6 +269,21 @@ def _cmd_callcenter(args, paths: BoxPaths) -> int:
     print("routes, menus and queues saved")
     print(_apply(paths, store))
     return 0
+
+
+def _follow_service_call(paths: BoxPaths, job: dict, timeout: float = 200.0) -> int:
+    """Print a service call's states until it is over; 0 if it succeeded."""
+    client = ControlClient(paths.control_socket)
+    seen, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if job["state"] != seen:
+            seen = job["state"]
+            print(f"{job['kind']} {job['target']}: {seen}", flush=True)
+        if seen in ("saved", "done") or seen.startswith("failed"):
+            return 0 if seen in ("saved", "done") else 1
+        time.sleep(0.5)
+        job = client.request("service-call", id=job["id"])
+    return 1
 
 
 def _cmd_lines(args, paths: BoxPaths) -> int:
@@ -387,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "prompt":
             from firmware.core.prompts import PROMPT_NAME, install_custom_prompt
+            if args.action == "record":
+                return _follow_service_call(paths, ControlClient(paths.control_socket).request(
+                    "record-prompt", extension=args.extension, name=args.name, language=args.lang))
             if args.action == "set":
                 path = install_custom_prompt(paths.prompts, args.name, args.lang, args.file)
                 print(f"prompt {args.name} ({args.lang}) now plays {path.name} from {path.parent}")
@@ -396,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
                 (paths.prompts / "custom" / args.lang / f"{args.name}.wav").unlink(missing_ok=True)
                 print(f"prompt {args.name} ({args.lang}) is the default again")
             return 0
+        if args.command == "test-call":
+            return _follow_service_call(paths, ControlClient(paths.control_socket).request(
+                "test-call", line=args.line, number=args.number))
         if args.command == "voicemail":
             return _cmd_voicemail(args, paths)
         if args.command == "override":

@@ -35,6 +35,7 @@ from firmware.panel.build import build_panel
 from firmware.panel.indicators import from_status
 from firmware.core.prompts import ensure_default_prompts
 from firmware.core.sdnotify import Notifier
+from firmware.core.service_calls import ServiceCalls
 from firmware.errors import ControlError, SmallPbxError
 from firmware.paths import BoxPaths, Ports
 from firmware.proxy import kamailio
@@ -76,6 +77,12 @@ class CoreDaemon:
                                                          or self.lines.route(dialed, caller))
         self.engine.line_leg_ended = self.lines.leg_gone
         self.engine.trunk_state_hook = self.lines.trunk_state
+        self.service = ServiceCalls(self.engine, paths.prompts, self.engine._prompt_path, self.lines)
+        self.engine.commands["record-prompt"] = lambda args: self.service.record_prompt(
+            str(args.get("extension", "")), str(args.get("name", "")), str(args.get("language", "")))
+        self.engine.commands["test-call"] = lambda args: self.service.test_call(
+            str(args.get("line", "")), str(args.get("number", "")))
+        self.engine.commands["service-call"] = lambda args: self.service.status(str(args.get("id", "")))
         self.engine.commands["lines"] = lambda args: self.lines.status()
         self.engine.commands["sms-send"] = lambda args: self.lines.send_sms(
             str(args.get("number", "")), str(args.get("text", "")), args.get("line") or None)
@@ -146,7 +153,8 @@ class CoreDaemon:
             status["callcenter"] = self.engine.request("callcenter-status")
             status["lines"] = self.engine.request("lines")
             return status
-        if cmd in ("reload", "originate", "hangup", "override", "panel", "lines", "sms-send"):
+        if cmd in ("reload", "originate", "hangup", "override", "panel", "lines", "sms-send",
+                   "record-prompt", "test-call", "service-call"):
             return self.engine.request(cmd, args)
         if cmd == "sms-list":
             return self.records.sms(limit=int(args.get("limit", 50)))

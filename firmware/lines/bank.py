@@ -254,6 +254,21 @@ class LineBank:
                  disposition.value)
 
     # -- commands (owner thread) --------------------------------------------------------------
+    def place_call(self, line_name: str, number: str, owner, uid: str) -> int:
+        """A call the box itself places through a line (a test call); ``owner`` drives it."""
+        line = self.lines.get(line_name)
+        if line is None:
+            raise ControlError(f"no line {line_name!r}")
+        if line.state != "up":
+            raise ControlError(f"line {line_name} is {line.state}")
+        if line.kind == "sip":
+            return self.engine.dial_trunk(line_name, number, owner, uid)
+        if line_name in self._leg_of_line:
+            raise ControlError(f"line {line_name} is in a call")
+        leg = self.engine.dial_line(line, number, owner, uid)
+        self._leg_of_line[line_name] = leg
+        return leg
+
     def send_sms(self, number: str, text: str, line_name: str | None = None) -> dict:
         if not outbound.DIALABLE.fullmatch(number) or not number.lstrip("+").isdigit():
             raise ControlError(f"not a phone number: {number!r}")

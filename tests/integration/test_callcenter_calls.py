@@ -452,3 +452,19 @@ def test_front_panel_follows_the_queue(ccbox, tmp_path):
     before, during = Image.open(tmp_path / "idle.png"), Image.open(tmp_path / "busy.png")
     assert before.size == during.size == (128, 64)
     assert before.tobytes() != during.tobytes()   # "Waiting 0" became "Waiting 1"
+
+
+def test_owner_records_the_greeting_by_phone(ccbox, tmp_path):
+    box = ccbox
+    speech = noise_signal(4, seed=81)
+    phone = box.phone("101", "--answer", "--wait", "20", "--duration", "6",
+                      "--play", str(write_wav(tmp_path / "greeting.wav", speech)), background=True)
+    wait_for_event(phone, "ready")
+    out = box.cli("prompt", "record", "shop-greeting", "--extension", "101", "--lang", "zh_CN", check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "saved" in out.stdout, out.stdout
+    assert finish_phone(phone).last("done")["answered"]
+    recorded = read_wav(box.data / "prompts" / "custom" / "zh_CN" / "shop-greeting.wav")
+    assert found_anywhere(speech, recorded, 1, seconds=2) > 0.7, "the recording is not what the owner said"
+    refused = box.cli("prompt", "record", "../evil", "--extension", "101", check=False)
+    assert refused.returncode != 0 and "letters, digits" in refused.stderr

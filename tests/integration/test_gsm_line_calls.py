@@ -175,3 +175,25 @@ def test_texts_are_received_stored_and_sent(gsmbox):
                       for m in json.loads(box.cli("sms", "list", "--json").stdout)), 10, "status sent")
     refused = box.cli("sms", "send", "not-a-number", "hi", check=False)
     assert refused.returncode != 0 and "not a phone number" in refused.stderr
+
+
+def test_owner_test_call_rings_a_mobile_through_the_line_and_plays_the_message(gsmbox):
+    box, modem = gsmbox, gsmbox.modem
+    result = {}
+
+    def run():
+        result["cli"] = box.cli("test-call", "gsm1", "13611112222", check=False)
+    import threading
+    t = threading.Thread(target=run)
+    t.start()
+    wait_until(lambda: modem.call_state in ("dialling", "alerting"), 15, "the modem to dial")
+    assert modem.dialled[-1] == "13611112222"
+    mark = len(modem.captured_audio)
+    modem.remote_answer()
+    t.join(30)
+    out = result["cli"]
+    assert out.returncode == 0 and "done" in out.stdout, out.stdout + out.stderr
+    heard = _samples(modem.captured_audio[mark:])
+    message = read_wav(box.data / "prompts" / "en" / "playback-test.wav")
+    assert found_anywhere(message, heard, 0.5, seconds=2) > 0.7, "the test message did not reach the mobile"
+    wait_until(lambda: modem.call_state == "idle", 10, "the line to hang up after the message")
