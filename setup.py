@@ -16,7 +16,7 @@ setup(
         "pjsua2-python==2.15.1.post1; platform_machine=='x86_64'",
         "tinydb>=4.8,<5",
         "pyserial>=3.5",
-        "flask>=3.0",
+        "flask>=3.1",  # TRUSTED_HOSTS and per-request max_content_length (web/)
         "sounddevice>=0.4",
         # zoneinfo needs a time zone database; a minimal Pi image may lack one.
         "tzdata",

@@ -40,8 +40,9 @@ def create_app(data_dir: Path, *, testing: bool = False, control_socket: Path | 
     from web import i18n
     from web.auth.throttle import LoginThrottle
     from web.box import Box, close_calllog
-    from web.security import BoxSessionInterface, guard, load_secret_key, security_headers
+    from web.security import BoxSessionInterface, TrustedHosts, guard, load_secret_key, security_headers
 
+    _check_flask()
     paths = BoxPaths(Path(data_dir).resolve())
     box = Box(paths, Path(control_socket) if control_socket else paths.control_socket).open()
 
@@ -55,27 +56,38 @@ def create_app(data_dir: Path, *, testing: bool = False, control_socket: Path | 
         SESSION_COOKIE_SECURE=False,        # made Secure per request when it came over https
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,           # valid as long as the session (a dashboard stays open all day)
-        MAX_CONTENT_LENGTH=21 * 1024 * 1024,  # a greeting recording of at most 20 MB
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,  # a greeting recording of at most 20 MB
+        RESTORE_MAX_BYTES=RESTORE_MAX_BYTES,  # a backup to restore (the two restore endpoints only)
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(box.web_dir / "translations"),
         SIP_PORT=5060,
         LOGIN_MAX_FAILURES=5,
         LOGIN_WINDOW_S=600,
         LOGIN_BLOCK_S=600,
+        LOGIN_USER_MAX_FAILURES=10,
+        LOGIN_USER_WINDOW_S=3600,
+        LOGIN_USER_BLOCK_S=900,
         CONTROL_TIMEOUT_S=3.0,
     )
     app.config.update(config or {})
+    # Only these Host headers are answered (400 otherwise): no DNS rebinding, even at first boot.
+    app.config["TRUSTED_HOSTS"] = TrustedHosts(app.config.get("TRUSTED_HOSTS") or ())
     box.control_timeout_s = float(app.config["CONTROL_TIMEOUT_S"])
     app.session_interface = BoxSessionInterface()
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.extensions["smallpbx"] = box
     app.extensions["smallpbx_throttle"] = LoginThrottle(
-        app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_WINDOW_S"], app.config["LOGIN_BLOCK_S"])
+        app.config["LOGIN_MAX_FAILURES"], app.config["LOGIN_WINDOW_S"], app.config["LOGIN_BLOCK_S"],
+        user_max_failures=app.config["LOGIN_USER_MAX_FAILURES"], user_window_s=app.config["LOGIN_USER_WINDOW_S"],
+        user_block_s=app.config["LOGIN_USER_BLOCK_S"])
 
     i18n.compile_catalogs(box.web_dir / "translations")
     Babel(app, locale_selector=i18n.select_locale, timezone_selector=box.state.timezone_name)
 
+    # Before CSRF, which reads the form: a backup being restored may be
+    # bigger than anything else the box takes (web/system/backup.py).
+    app.before_request(_restore_size_limit)
     # CSRF first: its check runs before the guard, so no state-changing
     # request reaches a view (or even a redirect decision) without a token.
     CSRFProtect(app)
@@ -106,6 +118,28 @@ def create_app(data_dir: Path, *, testing: bool = False, control_socket: Path | 
     return app
 
 
+def _check_flask() -> None:
+    """Refuse to start on a Flask that would silently drop the Host check or the restore limit."""
+    from flask import Request
+    if "TRUSTED_HOSTS" not in Flask.default_config or getattr(Request.max_content_length, "fset", None) is None:
+        raise RuntimeError("the setup page needs Flask 3.1 or newer (TRUSTED_HOSTS, per-request "
+                           "max_content_length)")
+
+
+#: A greeting upload (20 MB) and the form around it.
+MAX_UPLOAD_BYTES = 21 * 1024 * 1024
+#: A backup to restore: up to a few greetings of 20 MB each, base64-encoded, in JSON.
+RESTORE_MAX_BYTES = 200 * 1024 * 1024
+RESTORE_ENDPOINTS = ("system.restore", "api.restore")
+
+
+def _restore_size_limit():
+    """``before_request``: the restore endpoints take bigger bodies than the rest (Flask >= 3.1)."""
+    if request.endpoint in RESTORE_ENDPOINTS:
+        from flask import current_app
+        request.max_content_length = int(current_app.config["RESTORE_MAX_BYTES"])
+
+
 def _register_errors(app: Flask) -> None:
     from flask_babel import gettext
 
@@ -133,6 +167,9 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
+        if request.endpoint in RESTORE_ENDPOINTS:
+            return page_or_json(413, gettext("The backup is too large (at most %(mb)d MB).",
+                                             mb=int(app.config["RESTORE_MAX_BYTES"]) // (1024 * 1024)))
         return page_or_json(413, gettext("The file is too large (at most 20 MB)."))
 
     @app.errorhandler(StoreBusyError)

@@ -9,6 +9,7 @@ extension (.wav/.mp3) is taken from the browser.
 """
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from firmware.core.prompts import VOICES, install_custom_prompt
 from firmware.errors import ConfigError
 from web.i18n import N_
 
+log = logging.getLogger(__name__)
 PROMPT = "greeting"
 MAX_TEXT = 300
 
@@ -66,7 +68,12 @@ def install_upload(prompts_dir: Path, storage, box_language: str) -> Path:
 
 
 def _install_everywhere(prompts_dir: Path, source: Path, box_language: str) -> Path:
-    paths = [install_custom_prompt(prompts_dir, PROMPT, lang, source) for lang in languages_for(box_language)]
+    try:
+        paths = [install_custom_prompt(prompts_dir, PROMPT, lang, source) for lang in languages_for(box_language)]
+    except ConfigError as exc:
+        # The page shows a short translated message (web/i18n.py); sox's own words go to the log.
+        log.warning("greeting not installed: %s: %s", exc.field, exc.message)
+        raise
     return paths[0]
 
 

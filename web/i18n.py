@@ -105,7 +105,7 @@ def translate_error(message: str) -> str:
     for pattern, msgid in FIRMWARE_PATTERNS:
         match = pattern.fullmatch(message)
         if match:
-            return gettext(msgid, **match.groupdict())
+            return gettext(msgid, **{k: v for k, v in match.groupdict().items() if v is not None})
     return gettext(message)
 
 
@@ -156,4 +156,6 @@ FIRMWARE_PATTERNS = [
     (re.compile(r"points to (?P<value>\S+), which does not exist"),
      N_("points to %(value)s, which does not exist")),
     (re.compile(r"must be from (?P<low>\S+) to (?P<high>\S+)"), N_("must be from %(low)s to %(high)s")),
+    # sox's own words (and the upload's temporary path) are not for the page: only that it failed.
+    (re.compile(r"could not be read as audio(: .*)?", re.S), N_("could not be read as audio")),
 ]

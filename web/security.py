@@ -13,12 +13,24 @@
   log out, removal): the cookie carries the epoch it was made in.
 - **CSRF**: Flask-WTF's ``CSRFProtect`` runs before this guard on every
   POST/PUT/PATCH/DELETE (forms send ``csrf_token``, the API ``X-CSRFToken``).
+- **Host**: :class:`TrustedHosts` is Flask's ``TRUSTED_HOSTS``: a request
+  whose ``Host`` is not one of the box's own names or addresses is refused
+  (400) before any of this runs (DNS rebinding).
+- **Redirects**: :func:`safe_next` lets only a path on this box through.
 """
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import secrets
+import shutil
+import socket
+import subprocess
+import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, has_request_context, jsonify, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -129,7 +141,7 @@ def guard():
     view = current_app.view_functions.get(endpoint)
     access = "public" if endpoint == "static" else getattr(view, ACCESS_ATTR, None)
     if access is None:
-        return _refuse(403, "forbidden")
+        return _refuse(403, gettext("forbidden"))
     box = get_box()
     box.consume_admin_reset()
     user = current_user()          # before any view makes a form: a stale login is dropped first
@@ -137,13 +149,13 @@ def guard():
         if endpoint in FIRST_BOOT_ENDPOINTS:
             return None
         if wants_json():
-            return jsonify({"error": "setup not done", "setup": url_for("wizard.start")}), 503
+            return jsonify({"error": gettext("setup not done"), "setup": url_for("wizard.start")}), 503
         return redirect(url_for("wizard.password"))
     if access == "public":
         return None
     if user is None:
         if wants_json():
-            return jsonify({"error": "login required", "login": url_for("auth.login")}), 401
+            return jsonify({"error": gettext("login required"), "login": url_for("auth.login")}), 401
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     if access == "admin" and not user.is_admin:
         return _refuse(403, gettext("This page is for the shop owner."))
@@ -172,7 +184,121 @@ def current_user_cached() -> User | None:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only local paths: no open redirect through ``?next=``."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this box: no open redirect (and no 500) through ``?next=``.
+
+    Refused, so ``default`` is used: any control character, space or DEL
+    (browsers drop tabs and newlines, so ``/%09/evil.example`` would become
+    ``//evil.example``), a backslash (read as ``/``), a scheme or a host,
+    and a path that does not start with exactly one ``/``.
+    """
+    if not target or not isinstance(target, str):
+        return default
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target) or "\\" in target:
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return default
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
         return default
     return target
+
+
+# -- which Host headers the box answers (DNS rebinding) ----------------------------------------------
+
+class _Bracketed(str):
+    """An IPv6 literal (``[::1]``) Werkzeug can match: it cuts each trusted
+    name at its first ``:`` (to drop a port), which would leave ``[``."""
+
+    def partition(self, sep):
+        return (str(self), "", "") if sep == ":" else super().partition(sep)
+
+
+def _host_only(entry: str) -> str:
+    """``name``, ``name:port``, ``v4:port``, ``v6``, ``[v6]`` or ``[v6]:port`` as Werkzeug compares it.
+
+    Werkzeug matches the Host header without its port; an IPv6 address keeps
+    its brackets (``[::1]``).
+    """
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        entry = entry[1:].split("]", 1)[0]
+    try:
+        return _Bracketed(f"[{ipaddress.IPv6Address(entry.split('%', 1)[0])}]")
+    except ValueError:
+        pass
+    return entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+
+
+def _encodable(host: str) -> bool:
+    if isinstance(host, _Bracketed):
+        return True
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return bool(host)
+
+
+def interface_addresses() -> list[str]:
+    """Every address of the box's interfaces that are up (``ip -j addr``; no shell, nothing sent)."""
+    from firmware.hw.network import box_address
+    found = [box_address()]
+    ip = shutil.which("ip")
+    if ip:
+        try:
+            out = subprocess.run([ip, "-j", "addr", "show", "up"], capture_output=True, text=True,
+                                 timeout=5, check=True).stdout
+            for iface in json.loads(out):
+                for addr in iface.get("addr_info", []):
+                    if addr.get("local"):
+                        found.append(addr["local"])
+        except (subprocess.SubprocessError, OSError, ValueError, AttributeError, TypeError):
+            pass
+    return [a for a in found if a]
+
+
+class TrustedHosts:
+    """Flask's ``TRUSTED_HOSTS``: the names and addresses a request's ``Host`` may carry.
+
+    ``localhost`` and the loopback addresses, the box's host name and
+    ``<hostname>.local`` (mDNS), every address of its interfaces, and the
+    ``extra`` ones (config ``TRUSTED_HOSTS``: a name a local DNS gives the
+    box, a reverse proxy's name). Any other Host is refused with 400 before
+    a view runs, so a page of another site whose name was re-pointed at the
+    box (DNS rebinding) cannot use it, not even at first boot.
+
+    The interfaces' addresses are read again at most every ``refresh_s``
+    (DHCP may hand out an address after the web service started).
+    """
+
+    LOCAL = ("localhost", "127.0.0.1", _Bracketed("[::1]"))
+
+    def __init__(self, extra=(), *, refresh_s: float = 10.0, addresses=interface_addresses):
+        self.extra = [_host_only(h) for h in ([extra] if isinstance(extra, str) else extra or ()) if h]
+        self.refresh_s = refresh_s
+        self.addresses = addresses
+        self._hosts: list[str] = []
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _current(self) -> list[str]:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.refresh_s:
+                # No DNS lookup here (getfqdn): at first boot the box may have no DNS to ask.
+                hostname = socket.gethostname().lower()
+                names = [hostname, f"{hostname.split('.')[0]}.local"] if hostname else []
+                hosts = [*self.LOCAL, *names, *self.extra, *(_host_only(a) for a in self.addresses())]
+                # Werkzeug gives up on the whole list at a name IDNA cannot encode: leave such names out.
+                self._hosts = list(dict.fromkeys(h for h in hosts if _encodable(h)))
+                self._read_at = time.monotonic()
+            return self._hosts
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __contains__(self, host) -> bool:
+        return _host_only(str(host)) in self._current()

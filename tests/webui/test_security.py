@@ -129,7 +129,7 @@ def test_session_cookie_flags(client):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     secure = client.application.test_client()
-    response = secure.get("/login", base_url="https://box.local")
+    response = secure.get("/login", base_url="https://localhost")
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 

@@ -160,15 +160,18 @@ def _lines_system_paths() -> dict:
             "responses": {"200": _ok("backup (attachment)", obj), **_errors(401, 403)}}},
         "/api/restore": {"post": {
             "summary": "Restore a backup: HMAC checked, everything validated, then all replaced or nothing; "
-                       "every session ends",
+                       "every session ends. The body may be up to 200 MB (every other request: 21 MB).",
             "parameters": [*_CSRF, {"name": "X-Backup-Passphrase", "in": "header", "required": False,
                                     "schema": {"type": "string"},
-                                    "description": "for a backup made with a passphrase"}],
+                                    "description": "for a backup made with a passphrase: the passphrase as "
+                                                   "percent-encoded UTF-8 (JavaScript's encodeURIComponent; "
+                                                   "`%` itself as `%25`), so it may hold any character"}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "description": "the backup file as downloaded"}}}},
             "responses": {"200": _ok("restored", {"type": "object", "properties": {
                 "restored": {"type": "string"}, "users": {"type": "array", "items": {"type": "string"}},
-                "files": {"type": "integer"}, "applied": {"type": "boolean"}}}), **_errors(400, 401, 403)}}},
+                "files": {"type": "integer"}, "applied": {"type": "boolean"}}}), **_errors(400, 401, 403),
+                "413": {**_ERROR, "description": "the body is larger than 200 MB"}}}},
     }
 
 

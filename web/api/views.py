@@ -8,9 +8,9 @@ setup not done). Described in ``GET /api/openapi.json``.
 """
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask import Blueprint, jsonify, request
+from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 
 from firmware.errors import ConfigError, ControlError
@@ -94,14 +94,12 @@ def calls():
     agent = request.args.get("agent") or None
     if not user.is_admin:
         if agent not in (None, user.extension):
-            return jsonify({"error": "agents see only their own calls"}), 403
+            return jsonify({"error": gettext("agents see only their own calls")}), 403
         agent = user.extension
     day = request.args.get("day")
     if day:
-        try:
-            datetime.strptime(day, "%Y-%m-%d")
-        except ValueError:
-            raise ConfigError("day", N_("must be a date like 2026-05-01")) from None
+        from web.records.history import parse_date
+        day = parse_date(day, "day").isoformat()      # years 2000-2100: refused by field, never a 500
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 500)
     except ValueError:
@@ -138,7 +136,7 @@ def history_csv():
 def recording(filename: str):
     from web.records import service as records
     response = records.recording_response(filename, current_user(), get_box(), _download())
-    return response if response is not None else (jsonify({"error": "no such recording"}), 404)
+    return response if response is not None else (jsonify({"error": gettext("no such recording")}), 404)
 
 
 @bp.route("/voicemail")
@@ -146,7 +144,7 @@ def recording(filename: str):
 def voicemail():
     from web.records import service as records
     listing = records.voicemail_listing(current_user(), get_box(), request.args.get("mailbox") or None)
-    return jsonify(listing) if listing is not None else (jsonify({"error": "no such mailbox"}), 404)
+    return jsonify(listing) if listing is not None else (jsonify({"error": gettext("no such mailbox")}), 404)
 
 
 @bp.route("/voicemail/<number>/<filename>")
@@ -154,7 +152,7 @@ def voicemail():
 def voicemail_audio(number: str, filename: str):
     from web.records import service as records
     response = records.message_response(number, filename, current_user(), get_box(), _download())
-    return response if response is not None else (jsonify({"error": "no such message"}), 404)
+    return response if response is not None else (jsonify({"error": gettext("no such message")}), 404)
 
 
 @bp.route("/voicemail/<number>/<filename>", methods=["DELETE"])
@@ -162,7 +160,7 @@ def voicemail_audio(number: str, filename: str):
 def delete_voicemail(number: str, filename: str):
     from web.records import files
     if not files.delete_message(get_box(), current_user(), number, filename):
-        return jsonify({"error": "no such message"}), 404
+        return jsonify({"error": gettext("no such message")}), 404
     return jsonify({"mailbox": number, "deleted": filename[:-len(".wav")]})
 
 
@@ -178,9 +176,9 @@ def reports():
 def agent_action(extension: str, action: str):
     user = current_user()
     if not user.is_admin and extension != user.extension:
-        return jsonify({"error": "agents may change only their own status"}), 403
+        return jsonify({"error": gettext("agents may change only their own status")}), 403
     if action not in AGENT_ACTIONS:
-        return jsonify({"error": f"action must be one of {', '.join(AGENT_ACTIONS)}"}), 404
+        return jsonify({"error": gettext("action must be one of %(actions)s", actions=", ".join(AGENT_ACTIONS))}), 404
     reason = _text(_json_body(), "reason", "break")[:32] or "break"
     result = get_box().core(f"agent-{action}", extension=extension, reason=reason)
     return jsonify(result)
@@ -248,7 +246,7 @@ def remove_web_login(number: str):
     box = get_box()
     gone = box.users.remove_extension_logins(number)
     if not gone:
-        return jsonify({"error": "this extension has no web login"}), 404
+        return jsonify({"error": gettext("this extension has no web login")}), 404
     return jsonify({"removed": gone})
 
 
@@ -274,16 +272,20 @@ def put_line(tc_id: str):
     from web.lines import service as line_service
     body = _json_body()
     box = get_box()
-    current = box.store.callcenter_tables()
-    exists = line_service.find(current["lines"], tc_id) is not None
     # A password or PIN left out (or "") keeps the stored one; null removes it.
     clear = tuple(k for k in line_service.SECRET_FIELDS if k in body and body[k] is None)
     rec = {k: v for k, v in body.items() if k not in clear}
     rec["id"] = tc_id
-    applied = line_service.write(box, line_service.put_line(current, rec, original=tc_id if exists else None,
-                                                            clear=clear))
+    existed = []
+
+    def change(tables):             # on the tables as they are under the store's lock
+        exists = line_service.find(tables["lines"], tc_id) is not None
+        existed.append(exists)
+        return line_service.put_line(tables, rec, original=tc_id if exists else None, clear=clear)
+
+    applied = line_service.write(box, change)
     saved = line_service.find(box.store.callcenter_tables()["lines"], tc_id)
-    return jsonify({"line": line_service.public_line(saved), "applied": applied}), 200 if exists else 201
+    return jsonify({"line": line_service.public_line(saved), "applied": applied}), 200 if existed[-1] else 201
 
 
 @bp.route("/lines/<tc_id>", methods=["DELETE"])
@@ -292,8 +294,8 @@ def delete_line(tc_id: str):
     from web.lines import service as line_service
     box = get_box()
     if line_service.find(box.store.callcenter_tables()["lines"], tc_id) is None:
-        return jsonify({"error": "no such line", "field": f"lines.{tc_id}"}), 404
-    applied = line_service.write(box, line_service.remove_line(box.store.callcenter_tables(), tc_id))
+        return jsonify({"error": gettext("no such line"), "field": f"lines.{tc_id}"}), 404
+    applied = line_service.write(box, lambda tables: line_service.remove_line(tables, tc_id))
     return jsonify({"removed": tc_id, "applied": applied})
 
 
@@ -342,5 +344,5 @@ def backup():
 @admin_required
 def restore():
     from web.system import backup as box_backup
-    result = box_backup.restore(get_box(), request.get_data(), request.headers.get("X-Backup-Passphrase") or None)
-    return jsonify(result)
+    passphrase = box_backup.header_passphrase(request.headers.get("X-Backup-Passphrase"))
+    return jsonify(box_backup.restore(get_box(), request.get_data(), passphrase))

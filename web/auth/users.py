@@ -7,7 +7,10 @@ with a per-user salt; nothing else can turn one back into a password.
 An agent user is tied to one extension: it sees that extension's status and
 calls only. Each user has an ``epoch``; a session remembers the epoch it was
 made in, and bumping it (password change, log out, removal) ends every
-session of that user at once.
+session of that user at once. A new user starts at a random 63-bit epoch
+(:func:`new_epoch`), never at a fixed one: a user removed and made again
+under the same name (an agent's web login, the owner after an admin-password
+reset) must not bring the old user's sessions back.
 """
 from __future__ import annotations
 
@@ -90,13 +93,25 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
-def generate_password() -> str:
-    """14 letters and digits without look-alikes (0/O, 1/l/I): ~80 bits, easy to type."""
+def generate_password(username: str = "") -> str:
+    """14 letters and digits without look-alikes (0/O, 1/l/I): ~80 bits, easy to type.
+
+    Always one :func:`check_password` accepts for ``username`` (a draw that
+    happens to contain the user name is drawn again).
+    """
     alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     while True:
         password = "".join(secrets.choice(alphabet) for _ in range(14))
-        if len(set(password)) >= MIN_DISTINCT:
-            return password
+        try:
+            check_password(password, username)
+        except ConfigError:
+            continue
+        return password
+
+
+def new_epoch() -> int:
+    """Where a new user's sessions start counting: random, so never one a removed user had."""
+    return secrets.randbits(63)
 
 
 # Verified for unknown users so that a wrong user name costs the same time as a wrong password.
@@ -205,5 +220,5 @@ class UserStore:
 
     @staticmethod
     def _record(role: str, extension: str | None, password: str) -> dict:
-        return {"role": role, "extension": extension, "hash": hash_password(password), "epoch": 0,
+        return {"role": role, "extension": extension, "hash": hash_password(password), "epoch": new_epoch(),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -48,6 +48,7 @@ class BoxFloatField(FloatField):
 
 
 def _target(field) -> str:
+    """What was typed in a text field, trimmed; "" when the field was not sent at all."""
     return (field.data or "").strip()
 
 
@@ -111,11 +112,11 @@ def menu_to_form(form: MenuForm, rec: dict) -> None:
 
 
 def menu_from_form(form: MenuForm, menu_id: str) -> dict:
-    rec = {"id": menu_id, "prompt": form.prompt.data.strip(), "operator": _target(form.operator),
-           "choices": {k: form[name].data.strip() for k, name in KEY_FIELDS.items() if (form[name].data or "").strip()},
+    rec = {"id": menu_id, "prompt": _target(form.prompt), "operator": _target(form.operator),
+           "choices": {k: _target(form[name]) for k, name in KEY_FIELDS.items() if _target(form[name])},
            "direct_dial": bool(form.direct_dial.data), "timeout_s": _number(form.timeout_s.data),
            "inter_digit_s": _number(form.inter_digit_s.data), "max_attempts": form.max_attempts.data,
-           "invalid_prompt": form.invalid_prompt.data.strip(), "timeout_prompt": form.timeout_prompt.data.strip()}
+           "invalid_prompt": _target(form.invalid_prompt), "timeout_prompt": _target(form.timeout_prompt)}
     if _target(form.failover):
         rec["failover"] = _target(form.failover)
     return drop_empty(rec)
@@ -265,7 +266,7 @@ class RouteForm(BoxForm):
 
 
 def route_from_form(form: RouteForm) -> dict:
-    rec = {"number": form.number.data.strip(), "target": _target(form.target)}
-    if (form.name.data or "").strip():
-        rec["name"] = form.name.data.strip()
+    rec = {"number": _target(form.number), "target": _target(form.target)}
+    if _target(form.name):
+        rec["name"] = _target(form.name)
     return drop_empty(rec)

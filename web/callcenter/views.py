@@ -86,9 +86,9 @@ def menus():
         queues = page.tables["queues"]
         form.operator.data = f"queue:{queues[0]['id']}" if queues else "hangup"
     elif form.validate_on_submit():
-        new_id = form.menu_id.data.strip()
-        record = f.drop_empty({"id": new_id, "prompt": form.prompt.data.strip(),
-                               "operator": form.operator.data.strip(), "choices": {}})
+        new_id = (form.menu_id.data or "").strip()
+        record = f.drop_empty({"id": new_id, "prompt": (form.prompt.data or "").strip(),
+                               "operator": (form.operator.data or "").strip(), "choices": {}})
         try:
             result = service.save(page.box, "menus", record)
         except ConfigError as exc:
@@ -171,7 +171,7 @@ def queues():
     page = Page()
     form = f.NewQueueForm()
     if form.validate_on_submit():
-        new_id = form.queue_id.data.strip()
+        new_id = (form.queue_id.data or "").strip()
         record = {"id": new_id, "name": (form.name.data or "").strip(), "members": [],
                   "strategy": "rrmemory", "failover": "hangup"}
         try:
@@ -249,10 +249,10 @@ def time_conditions():
         form.open.data = f"menu:{menus_[0]['id']}" if menus_ else "hangup"
         form.closed.data = "announcement:closed"
     elif form.validate_on_submit():
-        new_id = form.tc_id.data.strip()
+        new_id = (form.tc_id.data or "").strip()
         record = {"id": new_id, "timezone": page.box.state.timezone_name(), "hours": dict(plan.DEFAULT_HOURS),
-                  "holidays": [], "extra_workdays": [], "open": form.open.data.strip(),
-                  "closed": form.closed.data.strip(), "override": None}
+                  "holidays": [], "extra_workdays": [], "open": (form.open.data or "").strip(),
+                  "closed": (form.closed.data or "").strip(), "override": None}
         record = f.drop_empty(record)
         try:
             result = service.save(page.box, "time_conditions", record)

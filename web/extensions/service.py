@@ -4,8 +4,16 @@ Thin wrappers over :mod:`firmware.config.extensions` (the same calls as
 ``smallpbx extension ...``) that also keep the agents' web logins in step
 and make the change take effect (``reload``). Passwords come back once,
 in the result, for the page to show; only digests and hashes are stored.
+
+An extension made with a web login is made with it or not at all: the web
+login is checked (free name, no other login on that extension, a password
+the rules accept) before the extension is added, and if saving the login
+still fails the extension is removed again, so no extension exists whose
+SIP password was never shown.
 """
 from __future__ import annotations
+
+import logging
 
 from flask import current_app, request
 from tinydb import Query
@@ -13,10 +21,12 @@ from tinydb import Query
 from firmware.config import extensions as ext_api
 from firmware.config import schema
 from firmware.errors import ConfigError
-from web.auth.users import generate_password
+from web.auth.users import check_password, check_username, generate_password
 from web.box import Box
 from web.i18n import N_
 from web.provisioning import sip_account
+
+log = logging.getLogger(__name__)
 
 
 def server_host() -> str:
@@ -33,20 +43,44 @@ def account(box: Box, number: str, password: str, name: str = "") -> dict:
 
 
 def add(box: Box, number: str, name: str = "", *, web_login: bool = False) -> dict:
-    """Create an extension (and its agent's web login); the passwords, once."""
-    if web_login:
-        if box.users.get(number) is not None:
-            raise ConfigError("web_login", N_("a web user with this name exists already"))
+    """Create an extension (and its agent's web login); the passwords, once.
+
+    With ``web_login`` both are made or neither: the login is checked first,
+    and the extension is removed again if the login cannot be saved.
+    """
+    web_password = _web_login_checked(box, number) if web_login else None
     password = ext_api.add(box.store, number, name)
     result = {"account": account(box, number, password, name), "web_login": None}
-    if web_login:
-        result["web_login"] = _new_web_login(box, number)
+    if web_password is not None:
+        try:
+            box.users.add_agent(number, number, web_password)
+        except BaseException:
+            try:
+                ext_api.remove(box.store, number)
+            except Exception:                  # pragma: no cover - the store failed twice in a row
+                log.exception("extension %s was added but its web login was not, and it could not be "
+                              "removed again", number)
+            raise
+        result["web_login"] = {"username": number, "password": web_password}
     result["applied"] = box.apply_config()
     return result
 
 
+def _web_login_checked(box: Box, number: str) -> str:
+    """The password of a web login for extension ``number``, once it is sure one can be made."""
+    ext_api.check_number(number)              # a bad number is named as such, not as a bad user name
+    check_username(number, "web_login")
+    if box.users.get(number) is not None:
+        raise ConfigError("web_login", N_("a web user with this name exists already"))
+    if box.users.for_extension(number) is not None:
+        raise ConfigError("web_login", N_("has a web login already"))
+    password = generate_password(number)
+    check_password(password, number, "web_login")
+    return password
+
+
 def _new_web_login(box: Box, number: str) -> dict:
-    password = generate_password()
+    password = generate_password(number)
     box.users.add_agent(number, number, password)
     return {"username": number, "password": password}
 
@@ -87,7 +121,7 @@ def reset_web_login(box: Box, number: str) -> dict:
         if box.users.get(number) is not None:
             raise ConfigError("web_login", N_("a web user with this name exists already"))
         return {"web_login": _new_web_login(box, number)}
-    password = generate_password()
+    password = generate_password(user.username)
     box.users.set_password(user.username, password)
     return {"web_login": {"username": user.username, "password": password}}
 

@@ -47,7 +47,7 @@ def add():
     if not form.validate_on_submit():
         return _page(form, 400)
     try:
-        created = service.add(get_box(), form.number.data.strip(), form.name.data.strip(),
+        created = service.add(get_box(), (form.number.data or "").strip(), (form.name.data or "").strip(),
                                web_login=form.web_login.data)
     except ConfigError as exc:
         attach_error(form, exc, {"web_login": "number"})

@@ -1,26 +1,28 @@
 """Phone lines and outbound routes as the lines page, the wizard and the API change them.
 
-Every change writes only ``lines`` / ``outbound_routes``, through
-:meth:`ConfigStore.update_callcenter`: under one hold of the writer lock,
-so whatever the other tables hold at that moment (an override the core
-just stored) is kept. The store validates the whole document (``firmware/config/lines.py``) and
-refuses with ``ConfigError(field, message)`` — ``lines.gsm1.pin`` — saving
-nothing. Then the core is asked to reload.
+Every change is a function of the current tables (:func:`put_line`,
+:func:`remove_line`, :func:`put_route`, :func:`remove_route`) run by
+:func:`write` inside :meth:`ConfigStore.update_callcenter`: the tables are
+read, changed and written under one hold of the writer lock, so nothing
+another writer stored before it (a line or route saved from another
+browser, an override the core just stored) is lost. Only ``lines`` and
+``outbound_routes`` change. The store validates the whole document
+(``firmware/config/lines.py``) and refuses with ``ConfigError(field,
+message)`` — ``lines.gsm1.pin`` — saving nothing. Then the core is asked
+to reload.
 
 Secrets: a trunk's password and a SIM PIN are never given back to a page
 or the API (:func:`public_line`); an empty password or PIN in a change
 keeps the stored one.
 
-Known gap: the read and the write are two steps under two holds of the
-store's lock, so a change another writer makes in between (the core
-storing a day/night override) would be overwritten. A store method that
-reads and replaces the line tables inside one hold of the lock would close
-it; until firmware/config/store.py has one, the window is the time between
-two file reads.
+The pages and the API read the tables before (to show a form, to answer
+404); what is written is always computed from the tables as they are under
+the lock.
 """
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 from firmware.config.store import ConfigStore
 from firmware.errors import ConfigError, ControlError
@@ -108,17 +110,19 @@ def remove_route(current: dict[str, list[dict]], route_id: str) -> dict[str, lis
     return out
 
 
-def write(box: Box, new_tables: dict[str, list[dict]]) -> bool:
-    """Save the line tables (all valid, or nothing) and make it take effect; True if the core reloaded.
+def write(box: Box, change: Callable[[dict[str, list[dict]]], dict[str, list[dict]]]) -> bool:
+    """Apply ``change`` to the current tables and save (all valid, or nothing); True if the core reloaded.
 
-    Only ``lines`` and ``outbound_routes`` are written, under the store's
-    lock with whatever the other tables hold at that moment: a route or
-    override saved since ``new_tables`` was read is kept.
+    ``change(tables)`` gets the tables as read under the store's writer lock
+    and returns the new ones (e.g. ``lambda t: put_line(t, rec)``); only
+    ``lines`` and ``outbound_routes`` are taken from it. A ``ConfigError``
+    from ``change`` or from the store's validation saves nothing.
     """
-    def put(tables: dict) -> None:
+    def mutate(tables: dict) -> None:
+        new_tables = change(tables)
         for name in ("lines", "outbound_routes"):
             tables[name] = new_tables[name]
-    box.store.update_callcenter(put)
+    box.store.update_callcenter(mutate)
     return box.apply_config()
 
 

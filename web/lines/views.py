@@ -1,9 +1,12 @@
 """The lines and trunks page (admin): lines with their live state, recent
 line events, outbound routes, and the texts the lines sent and received.
 
-Changes go through :mod:`web.lines.service` (one ``replace_callcenter``,
-validated by the store, then ``reload``); a refusal is shown next to the
-field it names and nothing is saved. Live state comes from the core's
+Changes go through :mod:`web.lines.service`: the change is computed from
+the tables as they are under the store's writer lock
+(``ConfigStore.update_callcenter``: read, change, validate and write in
+one hold), then ``reload``; a refusal is shown next to the field it names
+and nothing is saved. What a view read before (for its form or a 404) is
+never written back. Live state comes from the core's
 ``lines`` / ``line-events`` / ``sms-list`` commands; with the core down
 the page shows the configuration and says so.
 
@@ -152,7 +155,7 @@ def save():
     rec = form.record()
     clear = ("pin",) if kind == "gsm" and form.clear_pin.data else ()
     try:
-        applied = service.write(box, service.put_line(current, rec, original=original, clear=clear))
+        applied = service.write(box, lambda tables: service.put_line(tables, rec, original=original, clear=clear))
     except ConfigError as exc:
         attach(form, exc, f"lines.{rec['id']}")
         return _render_line(form, 400, stored)
@@ -170,7 +173,7 @@ def remove():
         abort(400)
     box = get_box()
     try:
-        applied = service.write(box, service.remove_line(box.store.callcenter_tables(), line_id))
+        applied = service.write(box, lambda tables: service.remove_line(tables, line_id))
     except ConfigError as exc:
         flash(gettext("Line %(line)s was not removed: %(field)s %(message)s", line=line_id, field=exc.field,
                       message=translate(exc.message)), "error")
@@ -227,7 +230,7 @@ def save_route():
         return _render_route(form, 400)
     rec = form.record()
     try:
-        applied = service.write(box, service.put_route(current, rec, original=original))
+        applied = service.write(box, lambda tables: service.put_route(tables, rec, original=original))
     except ConfigError as exc:
         attach(form, exc, f"outbound_routes.{rec['id']}")
         return _render_route(form, 400)
@@ -245,7 +248,7 @@ def remove_route():
         abort(400)
     box = get_box()
     try:
-        applied = service.write(box, service.remove_route(box.store.callcenter_tables(), route_id))
+        applied = service.write(box, lambda tables: service.remove_route(tables, route_id))
     except ConfigError as exc:
         flash(f"{exc.field}: {translate(exc.message)}", "error")
         return redirect(url_for("lines.index"))
@@ -282,7 +285,7 @@ def send_text():
     form = _text_form(request.form)
     if not form.validate_on_submit():
         return _render_texts(form, 400)
-    number = form.number.data.strip().replace(" ", "")
+    number = (form.number.data or "").strip().replace(" ", "")
     if not number.lstrip("+").isdigit() or number.count("+") > 1 or "+" in number[1:]:
         form.number.errors = list(form.number.errors) + [gettext("must be a phone number (digits, + in front)")]
         return _render_texts(form, 400)

@@ -53,6 +53,10 @@ DISPOSITIONS = {
 NUMBER = re.compile(r"[0-9+*#]{1,32}")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 PER_PAGE, MAX_PER_PAGE = 50, 200
+MAX_PAGE = 1_000_000           # far past any real history; keeps OFFSET a small number
+#: The days a query may name: call records are of this century, and the
+#: day after the last one must still be a date (9999-12-31 has none).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 DEFAULT_DAYS = 7
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -89,10 +93,14 @@ class Filters:
 
 
 def parse_date(value: str, name: str) -> date:
+    """A day like 2026-05-01 from a query string, of the years 2000 to 2100; ``ConfigError(name, …)``."""
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except (ValueError, TypeError):
         raise ConfigError(name, N_("must be a date like 2026-05-01")) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ConfigError(name, N_("must be a date from 2000-01-01 to 2100-12-31"))
+    return day
 
 
 def parse_range(args: MultiDict, box: Box, *, default_days: int, max_days: int | None = None) -> tuple[date, date]:
@@ -150,12 +158,19 @@ def default_filters(user: User, box: Box, *, recorded: bool = False) -> Filters:
     return parse_filters(MultiDict(), user, box, recorded=recorded)
 
 
-def paging(args: MultiDict) -> tuple[int, int]:
+def _whole(args: MultiDict, name: str, default: int) -> int:
     try:
-        page = int(args.get("page", 1))
-        per_page = int(args.get("per_page", PER_PAGE))
-    except ValueError:
-        raise ConfigError("page", N_("must be a whole number")) from None
+        return int(args.get(name, default))
+    except (ValueError, TypeError):
+        raise ConfigError(name, N_("must be a whole number")) from None
+
+
+def paging(args: MultiDict) -> tuple[int, int]:
+    """``page`` (1 to 1,000,000) and ``per_page`` (clamped to 1..200); a refusal names its field."""
+    page = _whole(args, "page", 1)
+    per_page = _whole(args, "per_page", PER_PAGE)
+    if page > MAX_PAGE:
+        raise ConfigError("page", f"must be from 1 to {MAX_PAGE}")      # translated by its pattern (web/i18n.py)
     return max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
 
 

@@ -10,7 +10,21 @@ Format (``format: "smallpbx-backup"``, ``version: 1``)::
      "config": {...DATA/config.json, the tinydb document...},
      "web": {"users": {...DATA/web/users.json...}, "state": {...DATA/web/state.json...}},
      "files": {"prompts/custom/en/greeting.wav": "<base64>", ...},
+     "same": {"prompts/custom/zh_CN/greeting.wav": "prompts/custom/en/greeting.wav"},  # version 2
      "hmac": "<hex>"}
+
+**Files.** ``prompts/custom/<language>/<name>.wav``: exactly the names and
+sizes a restore accepts (:func:`restorable`), so a stray file in that
+folder can never make a backup that does not restore; anything else is
+left out. A file whose content another one in ``files`` has already (the
+greeting is installed once per language) is listed in ``same`` with the
+name of that other file instead of being stored twice. A backup with
+``same`` is ``version`` 2 (an older box refuses it instead of losing
+those files); one without is ``version`` 1, as before. Both restore.
+
+**Size.** A restore may send up to ``RESTORE_MAX_BYTES`` (200 MB,
+``web/__init__.py``; waitress's body limit matches, ``web/server.py``);
+every other request stays under 21 MB.
 
 **Integrity.** ``hmac`` is HMAC-SHA256 over the *canonical* content: the
 object without ``hmac``, as ``json.dumps(sort_keys=True,
@@ -34,7 +48,8 @@ The file is signed, not encrypted: it holds the trunk password, the SIM
 PIN, the extensions' HA1 digests and the web users' scrypt hashes. Keep it
 as private as the box.
 
-**Restore** is all or nothing: parse → check the format → verify the HMAC
+**Restore** is all or nothing (and refuses input nested too deep to parse,
+400, rather than failing): parse → check the format → verify the HMAC
 (a refusal changes nothing) → validate everything (the config with
 ``firmware.config.schema.validate``, users, state, file names) → under the
 config store's lock, then the users' and the state's locks, replace
@@ -43,8 +58,14 @@ each file atomically (``firmware.fsutil``); if any write fails, the files
 already replaced are put back from the bytes read before. A power cut
 between two file replacements could still leave some files new and some
 old (each file itself is whole). Every restored user's ``epoch`` moves past
-both the backup's and the current one, so every session, including the
-restoring admin's, ends: log in with the restored password.
+both the backup's and the current one (a user not on the box now gets a
+new random one), so every session, including the restoring admin's, ends:
+log in with the restored password. Files in ``prompts/custom/`` a backup
+could not hold are left alone.
+
+The API reads the passphrase from the ``X-Backup-Passphrase`` header
+(:func:`header_passphrase`): percent-encoded UTF-8 (JavaScript's
+``encodeURIComponent``), so any passphrase fits in a header.
 """
 from __future__ import annotations
 
@@ -59,6 +80,7 @@ import secrets
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from firmware import __version__
@@ -67,17 +89,20 @@ from firmware.config.store import AtomicJSONStorage
 from firmware.core.prompts import PROMPT_NAME, VOICES
 from firmware.errors import ConfigError
 from firmware.fsutil import atomic_write_bytes
-from web.auth.users import ROLES, USERNAME
+from web.auth.users import ROLES, USERNAME, new_epoch
 from web.box import Box
 from web.i18n import N_
 
 FORMAT = "smallpbx-backup"
-VERSION = 1
+VERSION = 1                 # made without "same"
+VERSION_SAME = 2            # made with "same" (identical files stored once)
+VERSIONS = (VERSION, VERSION_SAME)
 KEY_FILE = "backup_key"
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 MIN_PASSPHRASE = 10
 MAX_FILE_BYTES = 20 * 1024 * 1024
 CUSTOM = "prompts/custom"
+WIZARD_STEPS = 7            # web/wizard/views.py STEPS
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -115,6 +140,24 @@ def _passphrase_key(passphrase: str, auth: dict) -> bytes:
     return hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
 
 
+def header_passphrase(value: str | None) -> str | None:
+    """The passphrase of an ``X-Backup-Passphrase`` header: percent-encoded UTF-8.
+
+    A passphrase without ``%`` may also be sent as it is (ASCII, or raw
+    UTF-8 bytes, which WSGI hands over as Latin-1).
+    """
+    if not value:
+        return None
+    try:
+        value = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    try:
+        return unquote(value, errors="strict") or None
+    except UnicodeDecodeError:
+        raise ConfigError("passphrase", N_("must be percent-encoded UTF-8")) from None
+
+
 def check_passphrase(passphrase: str) -> None:
     if len(passphrase) < MIN_PASSPHRASE:
         raise ConfigError("passphrase", N_("must be at least 10 characters"))
@@ -136,14 +179,47 @@ def sign(doc: dict, key: bytes) -> dict:
     return out
 
 
-def _custom_files(prompts: Path) -> dict[str, bytes]:
+def restorable(name) -> bool:
+    """Whether a backup may hold (and a restore write) the file ``name``: ``prompts/custom/<voice>/<name>.wav``."""
+    parts = name.split("/") if isinstance(name, str) else []
+    return (len(parts) == 4 and "/".join(parts[:2]) == CUSTOM and parts[2] in VOICES
+            and parts[3].endswith(".wav") and bool(PROMPT_NAME.match(parts[3][:-4])))
+
+
+def _custom_paths(prompts: Path) -> dict[str, Path]:
+    """The files under ``prompts/custom`` a backup may hold, by backup name."""
     root = Path(prompts) / "custom"
+    if not root.is_dir():
+        return {}
+    return {name: path for path in sorted(root.glob("*/*.wav"))
+            if restorable(name := f"{CUSTOM}/{path.parent.name}/{path.name}")}
+
+
+def _custom_files(prompts: Path) -> dict[str, bytes]:
     out = {}
-    if root.is_dir():
-        for path in sorted(root.glob("*/*.wav")):
-            if path.is_file():
-                out[f"{CUSTOM}/{path.parent.name}/{path.name}"] = path.read_bytes()
+    for name, path in _custom_paths(prompts).items():
+        try:
+            if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+                continue                  # a restore would refuse it: leave it out
+            out[name] = path.read_bytes()
+        except OSError:
+            continue
     return out
+
+
+def _stored_once(files: dict[str, bytes]) -> tuple[dict[str, str], dict[str, str]]:
+    """``files`` as base64, each content once, and ``same``: name -> the name holding its content."""
+    stored: dict[str, str] = {}
+    same: dict[str, str] = {}
+    first: dict[bytes, str] = {}
+    for name, data in sorted(files.items()):
+        digest = hashlib.sha256(data).digest()
+        if digest in first:
+            same[name] = first[digest]
+        else:
+            first[digest] = name
+            stored[name] = base64.b64encode(data).decode()
+    return stored, same
 
 
 def make(box: Box, passphrase: str | None = None, *, now: datetime | None = None) -> dict:
@@ -157,10 +233,13 @@ def make(box: Box, passphrase: str | None = None, *, now: datetime | None = None
         auth = {"alg": "HMAC-SHA256", "key": "box"}
         key = load_box_key(box.web_dir)
     created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    doc = {"format": FORMAT, "version": VERSION, "created": created, "firmware": __version__, "auth": auth,
-           "config": box.store.read_document(),
+    files, same = _stored_once(_custom_files(box.paths.prompts))
+    doc = {"format": FORMAT, "version": VERSION_SAME if same else VERSION, "created": created,
+           "firmware": __version__, "auth": auth, "config": box.store.read_document(),
            "web": {"users": box.users.file.read(), "state": box.state.file.read()},
-           "files": {name: base64.b64encode(data).decode() for name, data in _custom_files(box.paths.prompts).items()}}
+           "files": files}
+    if same:
+        doc["same"] = same
     return sign(doc, key)
 
 
@@ -178,11 +257,11 @@ def dumps(doc: dict) -> bytes:
 def parse(raw: bytes | str) -> dict:
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):      # RecursionError: nested too deep
         raise ConfigError("backup", N_("is not a SmallPBX backup (not JSON)")) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ConfigError("backup", N_("is not a SmallPBX backup"))
-    if doc.get("version") != VERSION:
+    if doc.get("version") not in VERSIONS or isinstance(doc.get("version"), bool):
         raise ConfigError("backup.version", N_("this backup's format version is not supported"))
     return doc
 
@@ -201,7 +280,10 @@ def verify(box: Box, doc: dict, passphrase: str | None = None) -> None:
     else:
         raise ConfigError("backup.auth", N_("the backup's key description is damaged"))
     claimed = doc.get("hmac")
-    expected = hmac.new(key, canonical(doc), hashlib.sha256).hexdigest()
+    try:
+        expected = hmac.new(key, canonical(doc), hashlib.sha256).hexdigest()
+    except (RecursionError, ValueError):
+        raise ConfigError("backup", N_("is not a SmallPBX backup")) from None
     if not isinstance(claimed, str) or not hmac.compare_digest(claimed, expected):
         if auth.get("key") == "passphrase":
             raise ConfigError("passphrase", N_("wrong passphrase, or the backup was changed"))
@@ -230,6 +312,17 @@ def _check_users(users, extensions: set[str]) -> dict:
 def _check_state(state) -> dict:
     if not isinstance(state, dict) or not isinstance(state.get("wizard", {}), dict):
         raise ConfigError("web.state", N_("is damaged"))
+    wizard = state.get("wizard", {})
+    step = wizard.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= WIZARD_STEPS:
+        raise ConfigError("web.state.wizard.step", N_("is damaged"))
+    if not isinstance(wizard.get("done", False), bool):
+        raise ConfigError("web.state.wizard.done", N_("is damaged"))
+    if not isinstance(wizard.get("draft", {}), dict):
+        raise ConfigError("web.state.wizard.draft", N_("is damaged"))
+    at = state.get("admin_reset_at")
+    if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float))):
+        raise ConfigError("web.state.admin_reset_at", N_("is damaged"))
     zone = state.get("timezone")
     if zone is not None:
         try:
@@ -239,14 +332,12 @@ def _check_state(state) -> dict:
     return state
 
 
-def _check_files(files) -> dict[str, bytes]:
-    if not isinstance(files, dict):
+def _check_files(files, same=None) -> dict[str, bytes]:
+    if not isinstance(files, dict) or not isinstance(same if same is not None else {}, dict):
         raise ConfigError("files", N_("is damaged"))
     out = {}
     for name, data in files.items():
-        parts = name.split("/") if isinstance(name, str) else []
-        if (len(parts) != 4 or "/".join(parts[:2]) != CUSTOM or parts[2] not in VOICES
-                or not parts[3].endswith(".wav") or not PROMPT_NAME.match(parts[3][:-4])):
+        if not restorable(name):
             raise ConfigError(f"files.{name}", N_("is not a file a backup may hold"))
         try:
             content = base64.b64decode(data, validate=True)
@@ -255,6 +346,12 @@ def _check_files(files) -> dict[str, bytes]:
         if len(content) > MAX_FILE_BYTES:
             raise ConfigError(f"files.{name}", N_("must be an audio file of at most 20 MB"))
         out[name] = content
+    for name, other in (same or {}).items():
+        if not restorable(name) or name in files:
+            raise ConfigError(f"same.{name}", N_("is not a file a backup may hold"))
+        if not isinstance(other, str) or other not in out:
+            raise ConfigError(f"same.{name}", N_("is damaged"))
+        out[name] = out[other]
     return out
 
 
@@ -269,7 +366,9 @@ def check(box: Box, doc: dict, passphrase: str | None = None) -> tuple[dict, dic
         raise ConfigError("web", N_("is damaged"))
     users = _check_users(copy.deepcopy(web.get("users")), extensions)
     state = _check_state(copy.deepcopy(web.get("state")))
-    files = _check_files(doc.get("files", {}))
+    if "same" in doc and doc.get("version") != VERSION_SAME:
+        raise ConfigError("backup.version", N_("this backup's format version is not supported"))
+    files = _check_files(doc.get("files", {}), doc.get("same"))
     return config, users, state, files
 
 
@@ -287,7 +386,6 @@ def restore(box: Box, raw: bytes | str, passphrase: str | None = None) -> dict:
     """
     doc = parse(raw)
     config, users, state, files = check(box, doc, passphrase)
-    custom = box.paths.prompts / "custom"
     with ExitStack() as locks:
         # Lock order: the config store, then users, then state (the web takes them one at a time elsewhere).
         locks.enter_context(box.store._locked())
@@ -295,13 +393,15 @@ def restore(box: Box, raw: bytes | str, passphrase: str | None = None) -> dict:
         locks.enter_context(box.state.file._locked())
         current_users = box.users.file.read().get("users", {})
         for name, rec in users["users"].items():
-            old = int((current_users.get(name) or {}).get("epoch", 0))
-            rec["epoch"] = max(old, int(rec.get("epoch", 0))) + 1          # every session ends
+            if name in current_users:                                     # every session ends
+                rec["epoch"] = max(int(current_users[name].get("epoch", 0)), int(rec.get("epoch", 0))) + 1
+            else:                  # not here now: an epoch none of its earlier sessions can carry
+                rec["epoch"] = new_epoch()
         current_state = box.state.file.read()
         if current_state.get("admin_reset_at") or state.get("admin_reset_at"):
             state["admin_reset_at"] = max(float(current_state.get("admin_reset_at") or 0),
                                           float(state.get("admin_reset_at") or 0))
-        present = {f"{CUSTOM}/{p.parent.name}/{p.name}": p for p in custom.glob("*/*.wav")} if custom.is_dir() else {}
+        present = _custom_paths(box.paths.prompts)      # what a backup could hold; other files stay
         targets: list[tuple[Path, bytes | None, int]] = [
             (box.users.file.path, _json_bytes(users), 0o600),
             (box.state.file.path, _json_bytes(state), 0o600),

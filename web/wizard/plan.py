@@ -80,5 +80,12 @@ def validate(store: ConfigStore, draft: dict, timezone: str) -> None:
     schema.validate(doc)
 
 
+def put(tables: dict[str, list[dict]], draft: dict, extensions: list[str], timezone: str) -> None:
+    """Put the wizard's rows into ``tables`` (in place): for ``ConfigStore.update_callcenter``."""
+    tables.update(merged(tables, wizard_tables(draft, extensions, timezone)))
+
+
 def apply(store: ConfigStore, draft: dict, timezone: str) -> None:
-    store.replace_callcenter(tables_for(store, draft, timezone))
+    """Write the wizard's call center into the tables as they are under the store's lock."""
+    store.update_callcenter(
+        lambda tables: put(tables, draft, [e["number"] for e in store.extensions()], timezone))

@@ -206,7 +206,7 @@ def extensions():
         status = 400
         if form.validate_on_submit():
             try:
-                created = service.add(box, form.number.data.strip(), form.name.data.strip(),
+                created = service.add(box, (form.number.data or "").strip(), (form.name.data or "").strip(),
                                       web_login=form.web_login.data)
             except ConfigError as exc:
                 attach_error(form, exc, {"web_login": "number"})
@@ -281,7 +281,7 @@ def greeting():
                 return _next("greeting", greeting=None, greeting_text="")
             if form.mode.data == "tts":
                 greeting_mod.install_spoken(box.paths.prompts, form.text.data, language)
-                return _next("greeting", greeting=greeting_mod.PROMPT, greeting_text=form.text.data.strip())
+                return _next("greeting", greeting=greeting_mod.PROMPT, greeting_text=(form.text.data or "").strip())
             if not form.audio.data:
                 raise ConfigError("audio", N_("Please choose a file."))
             greeting_mod.install_upload(box.paths.prompts, form.audio.data, language)
@@ -322,19 +322,27 @@ def queue():
         form.recording.data = saved["recording"]
         form.route_number.data = saved["route_number"]
     if form.validate_on_submit():
-        queue_draft = {"name": form.name.data.strip(), "strategy": form.strategy.data,
+        queue_draft = {"name": (form.name.data or "").strip(), "strategy": form.strategy.data,
                        "members": list(form.members.data or []), "ring_timeout_s": form.ring_timeout_s.data,
                        "wrapup_s": form.wrapup_s.data, "recording": form.recording.data,
-                       "route_number": form.route_number.data.strip()}
+                       "route_number": (form.route_number.data or "").strip()}
         try:
             _check_name(queue_draft["name"])
             full = {**draft, "queue": queue_draft}
             plan.validate(box.store, full, box.state.timezone_name())
             box.state.save_step(STEP_INDEX["queue"], queue=queue_draft)
-            # The call center and the line chosen at the line step, in one write (all valid, or nothing).
-            box.store.replace_callcenter(line_service.with_wizard_line(
-                plan.tables_for(box.store, full, box.state.timezone_name()),
-                box.store.callcenter_tables()["lines"], draft.get("line"), queue_draft["route_number"]))
+            # The call center and the line chosen at the line step, in one write (all valid, or
+            # nothing), made from the tables as they are under the store's lock: nothing another
+            # writer stored meanwhile is undone.
+            timezone = box.state.timezone_name()
+
+            def put_wizard(tables):
+                plan.put(tables, full, [e["number"] for e in box.store.extensions()], timezone)
+                tables["lines"] = line_service.with_wizard_line(
+                    {"lines": tables["lines"]}, tables["lines"], draft.get("line"),
+                    queue_draft["route_number"])["lines"]
+
+            box.store.update_callcenter(put_wizard)
         except ConfigError as exc:
             attach_error(form, exc, {"number": "route_number"})      # routes.<number>.number
         else:
