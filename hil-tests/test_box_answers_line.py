@@ -56,7 +56,8 @@ def test_the_box_answers_the_line_with_its_menu_and_takes_a_key(tmp_path):
         print(f"\ncall the box's SIM from {TEST_NUMBER}; after the greeting press 1")
         if far_end:
             far_end.incoming_call(TEST_NUMBER)
-        wait_until(lambda: box.status()["calls"], PERSON_WAIT_S, "call answered by the box")
+        wait_until(lambda: [c for c in box.status()["calls"] if c["state"] == "up"], PERSON_WAIT_S,
+                   "call answered by the box")
         if far_end:
             time.sleep(1.0)
             far_end.send_dtmf("1")

@@ -1,11 +1,16 @@
-"""The shop's greeting: an uploaded recording or text spoken by espeak-ng.
+"""The shop's greeting: an uploaded recording, text spoken by espeak-ng, or
+recorded by phone.
 
-Both end in :func:`firmware.core.prompts.install_custom_prompt` (sox to
+The first two end in :func:`firmware.core.prompts.install_custom_prompt` (sox to
 8 kHz mono, into ``DATA/prompts/custom/<lang>/greeting.wav``). Nothing the
 owner types reaches a shell: the text goes to espeak-ng in a file
 (``-f``), never on a command line, and every program gets an argument
 list. The upload is saved under a fixed temporary name; only its
 extension (.wav/.mp3) is taken from the browser.
+
+By phone, the core records it (``record-prompt``, :mod:`web.servicecalls`)
+into the box's language only; :func:`install_recorded` then installs that
+recording for the other languages, the way an upload is installed.
 """
 from __future__ import annotations
 
@@ -75,6 +80,24 @@ def _install_everywhere(prompts_dir: Path, source: Path, box_language: str) -> P
         log.warning("greeting not installed: %s: %s", exc.field, exc.message)
         raise
     return paths[0]
+
+
+def install_recorded(prompts_dir: Path, box_language: str) -> Path:
+    """The greeting recorded by phone in the box's language, installed for the other languages too."""
+    recorded = installed(prompts_dir, box_language)
+    if recorded is None:
+        raise ConfigError("mode", N_("Nothing is recorded yet: let the box call you, speak after the beep, "
+                                     "then press #."))
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "recorded.wav"           # a copy: a new recording may replace the file meanwhile
+        shutil.copyfile(recorded, source)
+        try:
+            for lang in languages_for(box_language)[1:]:
+                install_custom_prompt(prompts_dir, PROMPT, lang, source)
+        except ConfigError as exc:
+            log.warning("greeting not installed: %s: %s", exc.field, exc.message)
+            raise
+    return recorded
 
 
 def installed(prompts_dir: Path, box_language: str) -> Path | None:

@@ -19,8 +19,11 @@ def test_a_person_rings_the_box_through_the_simulated_modem(tmp_path):
         state = json.loads(box.cli("sim", "ring", "--from", "13812345678").stdout)
         assert state["call"] in ("ringing", "active")
         wait_until(lambda: json.loads(box.cli("sim", "state").stdout)["call"] == "active", 10, "the box to answer")
-        calls = box.status()["calls"]
-        assert calls and calls[0]["caller"] == "13812345678" and calls[0]["line"] == "gsm1"
+        # The modem is off-hook at ATA; the box's menu starts once its worker has
+        # also switched the voice port on (the call shows "up"). Keys pressed
+        # before that would reach no menu yet.
+        [call] = wait_until(lambda: [c for c in box.status()["calls"] if c["state"] == "up"], 10, "the menu")
+        assert call["caller"] == "13812345678" and call["line"] == "gsm1"
         box.cli("sim", "dtmf", "1")              # menu choice 1: hang up
         wait_until(lambda: json.loads(box.cli("sim", "state").stdout)["call"] == "idle", 10, "the box to hang up")
         bad = box.cli("sim", "fault", "melt", check=False)

@@ -51,6 +51,12 @@ class FakeCore:
                                "pause_reason": None, "calls": 5, "talk_time_s": 300.0}}
         self.server = ControlServer(path, self.handle)
         self.lock = threading.Lock()
+        # Calls the box places (firmware/core/service_calls.py): each "service-call" moves a job one
+        # state along its kind's script; ``refuse[cmd]`` makes the core refuse a command.
+        self.scripts = {"record-prompt": ["calling", "recording", "saving", "saved"],
+                        "test-call": ["calling", "playing", "done"]}
+        self.jobs: dict[str, dict] = {}
+        self.refuse: dict[str, str] = {}
 
     def handle(self, cmd: str, args: dict):
         with self.lock:
@@ -93,6 +99,25 @@ class FakeCore:
             return {"extension": ext, "state": self.agents[ext]["state"]}
         if cmd == "override":
             return {"id": args.get("id"), "override": args.get("mode") or "auto"}
+        if cmd in self.refuse:
+            raise ControlError(self.refuse[cmd])
+        if cmd in ("record-prompt", "test-call"):
+            with self.lock:
+                job = {"id": f"{cmd}-{len(self.jobs) + 1}", "kind": cmd, "state": self.scripts[cmd][0],
+                       "target": args.get("extension") if cmd == "record-prompt" else args.get("number"),
+                       "name": args.get("name", ""), "language": args.get("language", ""),
+                       "line": args.get("line", ""), "step": 0}
+                self.jobs[job["id"]] = job
+            return {k: v for k, v in job.items() if k != "step"}
+        if cmd == "service-call":
+            with self.lock:
+                job = self.jobs.get(str(args.get("id")))
+                if job is None:
+                    raise ControlError(f"no such job {args.get('id')!r}")
+                script = self.scripts[job["kind"]]
+                job["step"] = min(job["step"] + 1, len(script) - 1)
+                job["state"] = script[job["step"]]
+                return {k: v for k, v in job.items() if k != "step"}
         raise ControlError(f"unknown command '{cmd}'")
 
     def commands(self) -> list[str]:

@@ -175,6 +175,49 @@ def _lines_system_paths() -> dict:
     }
 
 
+def _service_call_paths() -> dict:
+    """Calls the box places for the owner (web/servicecalls.py, the core's firmware/core/service_calls.py)."""
+    job = {"type": "object", "description": "a call the box places; poll GET /api/service-calls/{id} until "
+           "finished", "properties": {
+               "id": {"type": "string"}, "kind": {"enum": ["record-prompt", "test-call"]},
+               "target": {"type": "string", "description": "the extension rung, or the number called"},
+               "state": {"type": "string", "description": "calling, recording or playing, saving, then saved or "
+                         "done, or 'failed: why'"},
+               "name": {"type": "string"}, "language": {"type": "string"}, "line": {"type": "string"},
+               "finished": {"type": "boolean"}, "ok": {"type": "boolean"},
+               "label": {"type": "string", "description": "the state in the page's language"}}}
+    started = {"description": "the call is placed", "content": {"application/json": {"schema": job}}}
+    job_id = {"name": "id", "in": "path", "required": True, "description": "the job's id, e.g. record-prompt-1",
+              "schema": {"type": "string"}}
+    line_id = {"name": "id", "in": "path", "required": True, "description": "the line's id, e.g. gsm1",
+               "schema": {"type": "string"}}
+    return {
+        "/api/prompts/record": {"post": {
+            "summary": "Record a prompt by phone: the box rings the extension, beeps and records until # or "
+                       "hang-up, then installs it as the custom prompt DATA/prompts/custom/{language}/{name}.wav "
+                       "(the greeting: name greeting, in each language wanted)",
+            "parameters": _CSRF,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["extension", "name", "language"], "properties": {
+                    "extension": {"type": "string", "pattern": "^[1-9][0-9]{1,5}$"},
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                    "language": {"enum": ["en", "zh_CN"]}}}}}},
+            "responses": {"202": started, **_errors(400, 401, 403, 409, 503)}}},
+        "/api/lines/{id}/test-call": {"post": {
+            "summary": "Test a line: the box calls the number (the owner's mobile) through it and plays its test "
+                       "message",
+            "parameters": [*_CSRF, line_id],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["number"], "properties": {
+                    "number": {"type": "string", "pattern": "^\\+?[0-9]{1,32}$"}}}}}},
+            "responses": {"202": started, **_errors(400, 401, 403, 404, 409, 503)}}},
+        "/api/service-calls/{id}": {"get": {
+            "summary": "The state of a call the box places (the core keeps the last 20)",
+            "parameters": [job_id],
+            "responses": {"200": _ok("the job", job), **_errors(401, 403, 404, 503)}}},
+    }
+
+
 def _callcenter_paths() -> dict:
     """IVR menus, queues, business hours and inbound routes (web/callcenter/api.py)."""
     from web.callcenter.api import openapi_paths
@@ -239,6 +282,7 @@ def spec() -> dict:
                     **_errors(400, 401, 403)}}},
             **_records_paths(),
             **_lines_system_paths(),
+            **_service_call_paths(),
             "/api/agents/{extension}/{action}": {"post": {
                 "summary": "Log an agent in or out, pause or unpause (agents: themselves only)",
                 "parameters": [*_CSRF,

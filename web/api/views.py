@@ -323,6 +323,45 @@ def sms_send():
     return jsonify(get_box().core("sms-send", number=number, text=text, line=line))
 
 
+# -- calls the box places for the owner (web/servicecalls.py) --------------------------------------
+# A job's path argument is named ``tc_id`` too (the route walkers' name), published as ``{id}``.
+def _service_call(begin, status: int = 202):
+    from web import servicecalls
+    try:
+        return jsonify(begin()), status
+    except ControlError as exc:
+        return (jsonify({"error": servicecalls.core_error(exc),
+                         "core": "unreachable" if _unreachable(exc) else "refused"}),
+                servicecalls.error_status(exc))
+
+
+@bp.route("/prompts/record", methods=["POST"])
+@admin_required
+def record_prompt():
+    from web import servicecalls
+    body = _json_body()
+    extension, name, language = (_text(body, k).strip() for k in ("extension", "name", "language"))
+    return _service_call(lambda: servicecalls.record_prompt(get_box(), extension, name, language))
+
+
+@bp.route("/lines/<tc_id>/test-call", methods=["POST"])
+@admin_required
+def line_test_call(tc_id: str):
+    from web import servicecalls
+    box = get_box()
+    if tc_id not in servicecalls.line_ids(box):
+        return jsonify({"error": gettext("no such line"), "field": f"lines.{tc_id}"}), 404
+    number = _text(_json_body(), "number")
+    return _service_call(lambda: servicecalls.test_call(box, tc_id, number))
+
+
+@bp.route("/service-calls/<tc_id>")
+@admin_required
+def service_call(tc_id: str):
+    from web import servicecalls
+    return _service_call(lambda: servicecalls.status(get_box(), tc_id), 200)
+
+
 @bp.route("/system")
 @admin_required
 def system():

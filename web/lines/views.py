@@ -27,7 +27,8 @@ from web.forms import choices
 from web.lines import service
 from web.lines.forms import FORMS, OutboundRouteForm, TextForm
 from web.lines.messages import translate
-from web.security import admin_required
+from web import servicecalls
+from web.security import admin_required, safe_next
 from web.wizard.forms import ContinueForm
 
 bp = Blueprint("lines", __name__, url_prefix="/lines")
@@ -92,9 +93,25 @@ def index():
     box = get_box()
     live = service.live_lines(box)
     tables = box.store.callcenter_tables()
+    test_job, test_core = servicecalls.session_job(box, "test_call_job")
     return render_template("lines/index.html", lines=service.listing(box, live), core_reachable=live is not None,
                            events=service.line_events(box, 20) or [], routes=tables["outbound_routes"],
-                           has_routes=bool(tables["routes"]))
+                           has_routes=bool(tables["routes"]), test_lines=[l["id"] for l in tables["lines"]],
+                           test_job=test_job, test_core=test_core)
+
+
+@bp.route("/test-call", methods=["POST"])
+@admin_required
+def test_call():
+    """Ring the owner's mobile (``number``) through a line (``line``) and play the test message.
+
+    Also used by the wizard's line step (``next``: the page to go back to
+    without the script); the job is kept in the session for the page.
+    """
+    back = safe_next(request.form.get("next"), url_for("lines.index"))
+    box = get_box()
+    line_id, number = request.form.get("line", ""), request.form.get("number", "")
+    return servicecalls.start("test_call_job", lambda: servicecalls.test_call(box, line_id, number), back)
 
 
 def _line_form(kind: str, rec: dict | None = None, formdata=None):

@@ -10,14 +10,16 @@
 })();
 
 (function () {
-  // Greeting: show the text box or the file chooser that goes with the choice.
+  // Greeting: show the text box, the file chooser or the phone call that goes with the choice.
   var radios = document.querySelectorAll('input[name="mode"]');
   if (!radios.length) return;
   var text = document.getElementById("text-field"), audio = document.getElementById("audio-field");
+  var phone = document.getElementById("phone-field");
   function update() {
     var mode = (document.querySelector('input[name="mode"]:checked') || {}).value;
     if (text) text.hidden = mode !== "tts";
     if (audio) audio.hidden = mode !== "upload";
+    if (phone) phone.hidden = mode !== "phone";
   }
   radios.forEach(function (r) { r.addEventListener("change", update); });
   update();

@@ -82,11 +82,14 @@ class GreetingForm(BoxForm):
     mode = RadioField(_l("Greeting"), default="default",
                       choices=choices([("default", _l("Standard greeting (\"Welcome. For sales, press 1 …\")")),
                                ("tts", _l("Type a text; the box speaks it")),
-                               ("upload", _l("Upload a recording (WAV or MP3)"))]))
+                               ("upload", _l("Upload a recording (WAV or MP3)")),
+                               ("phone", _l("Record it by phone: the box calls one of your extensions"))]))
     text = TextAreaField(_l("Text to speak"), validators=[Optional(), Length(max=300, message=TOO_LONG)],
                          description=_l("For example: Welcome to Li's bakery. Please hold, we will be with "
                                         "you shortly."))
     audio = FileField(_l("Recording"), description=_l("At most 20 MB."))
+    extension = SelectField(_l("Call this extension"), validate_choice=False,
+                            description=_l("Answer, wait for the beep, say the greeting, then press # or hang up."))
 
 
 class QueueForm(BoxForm):

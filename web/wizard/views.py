@@ -23,6 +23,7 @@ from firmware.errors import ConfigError
 from firmware.hw.platform import detect_platform
 from firmware.telephony import timeconditions as tc
 from web import greeting as greeting_mod
+from web import servicecalls
 from web.box import get_box
 from web.extensions import service
 from web.forms import attach_error, choices
@@ -191,7 +192,21 @@ def line():
         else:
             return _next("line", line=rec)
     return _render("line", form, 400 if request.method == "POST" else 200, simulated=simulated,
-                   pin_saved=bool((saved or {}).get("pin")))
+                   pin_saved=bool((saved or {}).get("pin")), **_test_call_context(box, saved))
+
+
+def _test_call_context(box, saved: dict | None) -> dict:
+    """The test call, for the lines the core runs (those in the config).
+
+    The wizard's own line waits in the draft until the last step (its calls
+    need the route made there), so in a first setup there is none yet: the
+    page says so and points to the Lines page.
+    """
+    lines = servicecalls.line_ids(box)
+    if not lines:
+        return {"test_lines": [], "test_job": None, "test_core": None, "line_in_draft": bool(saved)}
+    job, core_up = servicecalls.session_job(box, "test_call_job")
+    return {"test_lines": lines, "test_job": job, "test_core": core_up, "line_in_draft": bool(saved)}
 
 
 @bp.route("/extensions", methods=["GET", "POST"])
@@ -272,9 +287,14 @@ def greeting():
     box = get_box()
     language = box.store.settings()["language"]
     form = GreetingForm()
+    exts = box.store.extensions()
+    form.extension.choices = choices((e["number"], f"{e['number']} {e.get('name', '')}".strip()) for e in exts)
+    job, core_up = servicecalls.session_job(box, "greeting_job")
     if request.method == "GET":
         form.mode.data = "tts" if box.state.wizard()["draft"].get("greeting_text") else "default"
         form.text.data = box.state.wizard()["draft"].get("greeting_text", "")
+        if job is not None:
+            form.mode.data, form.extension.data = "phone", job["target"]
     if form.validate_on_submit():
         try:
             if form.mode.data == "default":
@@ -282,6 +302,11 @@ def greeting():
             if form.mode.data == "tts":
                 greeting_mod.install_spoken(box.paths.prompts, form.text.data, language)
                 return _next("greeting", greeting=greeting_mod.PROMPT, greeting_text=(form.text.data or "").strip())
+            if form.mode.data == "phone":
+                _check_phone_recording(job)
+                greeting_mod.install_recorded(box.paths.prompts, language)
+                session.pop("greeting_job", None)
+                return _next("greeting", greeting=greeting_mod.PROMPT, greeting_text="")
             if not form.audio.data:
                 raise ConfigError("audio", N_("Please choose a file."))
             greeting_mod.install_upload(box.paths.prompts, form.audio.data, language)
@@ -289,7 +314,36 @@ def greeting():
         except ConfigError as exc:
             attach_error(form, exc, {"prompt.file": "audio", "prompt.language": "mode"})
     return _render("greeting", form, 400 if request.method == "POST" else 200,
-                   has_greeting=greeting_mod.installed(box.paths.prompts, language) is not None)
+                   has_greeting=greeting_mod.installed(box.paths.prompts, language) is not None,
+                   job=job, core_up=core_up, has_extensions=bool(exts))
+
+
+def _check_phone_recording(job: dict | None) -> None:
+    """The call this session started must be over and saved (without one, the greeting recorded before counts)."""
+    if job is None:
+        return
+    if not job["finished"]:
+        raise ConfigError("mode", N_("The call is not over yet: wait until the recording is saved."))
+    if not job["ok"]:
+        raise ConfigError("mode", N_("The last call did not record anything: call again, or choose another way."))
+
+
+@bp.route("/greeting/call", methods=["POST"])
+@admin_required
+def greeting_call():
+    """Record the greeting by phone: the core rings the extension chosen and records it.
+
+    Recorded in the box's language (the one the greeting step installs
+    first and ``greeting.wav`` plays); "Save and continue" installs it for
+    the other language too (:func:`web.greeting.install_recorded`).
+    """
+    if (refused := _allowed("greeting")) is not None:
+        return refused
+    box = get_box()
+    language = box.store.settings()["language"]
+    extension = (request.form.get("extension") or "").strip()
+    return servicecalls.start("greeting_job", lambda: servicecalls.record_prompt(
+        box, extension, greeting_mod.PROMPT, language), url_for("wizard.greeting"))
 
 
 @bp.route("/greeting.wav")
