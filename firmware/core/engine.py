@@ -582,18 +582,23 @@ class SipEngine:
 
     def dial(self, extension: str, owner, uid: str) -> int:
         """Call a registered phone through Kamailio; raises CapacityError if no slot."""
+        return self._call_out(self._account, f"sip:{extension}@127.0.0.1:{self.ports.internal_port}",
+                              owner, uid, dialed=extension, app="agent")
+
+    def _call_out(self, account, uri: str, owner, uid: str, *, dialed: str, app: str, line: str = "") -> int:
+        """An outgoing SIP leg driven by ``owner``; raises CapacityError if no slot."""
         if not self.admission.admit(self.calls.slot_count()):
             raise CapacityError("all call slots are in use")
-        leg = _Leg(self, self._account)
+        leg = _Leg(self, account)
         leg.owner = owner
         leg.uid = uid
         try:
-            leg.makeCall(f"sip:{extension}@127.0.0.1:{self.ports.internal_port}", pj.CallOpParam(True))
+            leg.makeCall(uri, pj.CallOpParam(True))
         except pj.Error as exc:
-            raise CapacityError(f"cannot call {extension}: {exc.info()}") from None
+            raise CapacityError(f"cannot call {dialed}{' on ' + line if line else ''}: {exc.info()}") from None
         call_id = leg.getId()
         self._legs[call_id] = leg
-        self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", extension, "agent", self.clock()))
+        self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", dialed, app, self.clock(), line=line))
         return call_id
 
     def record(self, call_id: int, path: Path) -> bool:
@@ -826,19 +831,8 @@ class SipEngine:
         trunk = self._trunks.get(name)
         if trunk is None:
             raise CapacityError(f"no trunk {name}")
-        if not self.admission.admit(self.calls.slot_count()):
-            raise CapacityError("all call slots are in use")
-        leg = _Leg(self, trunk)
-        leg.owner = owner
-        leg.uid = uid
-        try:
-            leg.makeCall(f"sip:{number}@{trunk.config['server']}", pj.CallOpParam(True))
-        except pj.Error as exc:
-            raise CapacityError(f"cannot call {number} on {name}: {exc.info()}") from None
-        call_id = leg.getId()
-        self._legs[call_id] = leg
-        self.calls.add(ActiveCall(call_id, Direction.OUTBOUND, "core", number, "trunk", self.clock(), line=name))
-        return call_id
+        return self._call_out(trunk, f"sip:{number}@{trunk.config['server']}", owner, uid,
+                              dialed=number, app="trunk", line=name)
 
     # -------------------------------------------------------------- control
     def _on_control(self, req: ControlRequest) -> None:
