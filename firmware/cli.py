@@ -196,6 +196,13 @@ def _cmd_extension(args, paths: BoxPaths) -> int:
     elif args.action == "remove":
         ext_api.remove(store, args.number)
         print(f"extension {args.number} removed")
+        # The agent's login to the setup page goes with the extension (the
+        # web's own store, under its lock).
+        users = paths.data / "web" / "users.json"
+        if users.exists():
+            from web.auth.users import UserStore
+            for name in UserStore(users).remove_extension_logins(args.number):
+                print(f"web login {name} removed")
         print(_apply(paths, store))
     elif args.action == "passwd":
         password = ext_api.set_password(store, args.number, args.password)
