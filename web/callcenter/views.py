@@ -116,25 +116,32 @@ def _menu_page(page: Page, tc_id: str, form, status: int = 200, delete_error=Non
         delete_error=delete_error)
 
 
+def _edit(table: str, tc_id: str, form, to_form, from_form, aliases: dict, saved: str, endpoint: str, render):
+    """One record's edit page: GET fills the form, a valid POST saves (refusals
+    land next to their fields) and comes back to the page."""
+    page = Page()
+    record = service.find(page.tables[table], table, tc_id)
+    if record is None:
+        abort(404)
+    form = form(page)
+    if request.method == "GET":
+        to_form(form, record)
+    elif form.validate_on_submit():
+        try:
+            result = service.save(page.box, table, from_form(form, tc_id), old_key=tc_id)
+        except ConfigError as exc:
+            _refused(form, exc, aliases)
+        else:
+            _saved(result, saved)
+            return redirect(url_for(endpoint, tc_id=tc_id))
+    return render(page, tc_id, form, _status())
+
+
 @bp.route("/menus/<tc_id>", methods=["GET", "POST"])
 @admin_required
 def menu(tc_id: str):
-    page = Page()
-    record = service.find(page.tables["menus"], "menus", tc_id)
-    if record is None:
-        abort(404)
-    form = f.MenuForm()
-    if request.method == "GET":
-        f.menu_to_form(form, record)
-    elif form.validate_on_submit():
-        try:
-            result = service.save(page.box, "menus", f.menu_from_form(form, tc_id), old_key=tc_id)
-        except ConfigError as exc:
-            _refused(form, exc, f.MENU_ALIASES)
-        else:
-            _saved(result, gettext("Menu %(id)s saved.", id=tc_id))
-            return redirect(url_for("callcenter.menu", tc_id=tc_id))
-    return _menu_page(page, tc_id, form, _status())
+    return _edit("menus", tc_id, lambda page: f.MenuForm(), f.menu_to_form, f.menu_from_form, f.MENU_ALIASES,
+                 gettext("Menu %(id)s saved.", id=tc_id), "callcenter.menu", _menu_page)
 
 
 def _delete(table: str, key: str, done_endpoint: str, message: str, again):
@@ -209,22 +216,8 @@ def _queue_page(page: Page, tc_id: str, form, status: int = 200, delete_error=No
 @bp.route("/queues/<tc_id>", methods=["GET", "POST"])
 @admin_required
 def queue(tc_id: str):
-    page = Page()
-    record = service.find(page.tables["queues"], "queues", tc_id)
-    if record is None:
-        abort(404)
-    form = _queue_form(page)
-    if request.method == "GET":
-        f.queue_to_form(form, record)
-    elif form.validate_on_submit():
-        try:
-            result = service.save(page.box, "queues", f.queue_from_form(form, tc_id), old_key=tc_id)
-        except ConfigError as exc:
-            _refused(form, exc, f.QUEUE_ALIASES)
-        else:
-            _saved(result, gettext("Queue %(id)s saved.", id=tc_id))
-            return redirect(url_for("callcenter.queue", tc_id=tc_id))
-    return _queue_page(page, tc_id, form, _status())
+    return _edit("queues", tc_id, _queue_form, f.queue_to_form, f.queue_from_form, f.QUEUE_ALIASES,
+                 gettext("Queue %(id)s saved.", id=tc_id), "callcenter.queue", _queue_page)
 
 
 @bp.route("/queues/<tc_id>/delete", methods=["POST"])
@@ -293,22 +286,8 @@ def _tc_page(page: Page, tc_id: str, form, status: int = 200, delete_error=None,
 @bp.route("/time-conditions/<tc_id>", methods=["GET", "POST"])
 @admin_required
 def time_condition(tc_id: str):
-    page = Page()
-    record = service.find(page.tables["time_conditions"], "time_conditions", tc_id)
-    if record is None:
-        abort(404)
-    form = _tc_form()
-    if request.method == "GET":
-        f.tc_to_form(form, record)
-    elif form.validate_on_submit():
-        try:
-            result = service.save(page.box, "time_conditions", f.tc_from_form(form, tc_id), old_key=tc_id)
-        except ConfigError as exc:
-            _refused(form, exc, f.TC_ALIASES)
-        else:
-            _saved(result, gettext("Business hours %(id)s saved.", id=tc_id))
-            return redirect(url_for("callcenter.time_condition", tc_id=tc_id))
-    return _tc_page(page, tc_id, form, _status())
+    return _edit("time_conditions", tc_id, lambda page: _tc_form(), f.tc_to_form, f.tc_from_form, f.TC_ALIASES,
+                 gettext("Business hours %(id)s saved.", id=tc_id), "callcenter.time_condition", _tc_page)
 
 
 @bp.route("/time-conditions/<tc_id>/override", methods=["POST"])
