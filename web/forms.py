@@ -8,7 +8,9 @@ or above the form when none matches.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
 
 try:                                   # WTForms >= 3.3 wants objects, older ones tuples
     from wtforms.fields.choices import SelectChoice
@@ -59,3 +61,19 @@ def attach_error(form: BoxForm, exc: ConfigError, aliases: dict[str, str] | None
     field = form._fields[target]
     field.errors = list(field.errors) + [message]
     return target
+
+
+class WeeklyHoursForm(BoxForm):
+    """The opening hours of each weekday, holidays and make-up days: the
+    wizard's hours step and the business-hours page both ask for these."""
+    mon = StringField(_l("Monday"))
+    tue = StringField(_l("Tuesday"))
+    wed = StringField(_l("Wednesday"))
+    thu = StringField(_l("Thursday"))
+    fri = StringField(_l("Friday"))
+    sat = StringField(_l("Saturday"))
+    sun = StringField(_l("Sunday"))
+    holidays = TextAreaField(_l("Closed days (public holidays)"),
+                             description=_l("One date per line, like 2026-10-01."))
+    extra_workdays = TextAreaField(_l("Extra working days (make-up days)"),
+                                   description=_l("Weekend days the shop works, one date per line."))

@@ -54,6 +54,30 @@ def served(tmp_path):
     thread.join(5)
 
 
+def watch_errors(page) -> list:
+    """Script errors (and CSP violations, which are console errors) seen on ``page``."""
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Refusals (400) and "core down" answers (503) are expected; script errors are not.
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    return errors
+
+
+def admin_page(browser, base: str, **context_options):
+    """A new browser context logged in as the owner: ``(context, page, errors)``."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors = watch_errors(page)
+    page.goto(base + "/login")
+    page.fill("#username", ADMIN[0])
+    page.fill("#password", ADMIN[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    return context, page, errors
+
+
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -64,11 +88,7 @@ def test_owner_sets_up_the_box_in_a_browser(browser, served, tmp_path):
     context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai", viewport={"width": 1200, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15000)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Refusals (400) and "core down" answers (503) are expected; script errors are not.
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    errors = watch_errors(page)
 
     page.goto(base + "/extensions/")
     assert page.url == base + "/setup/password"
@@ -202,18 +222,8 @@ def test_history_recordings_and_reports_in_a_browser(browser, served):
     demo_calls(data)
     record_call(data, "latest", datetime.now(SHOP).timestamp() - 600, "13812345678", agent="201", wait=6.0,
                 talk=80.0, recording_seconds=4.0)
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text)       # CSP violations are console errors
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    page.goto(base + "/login")
-    page.fill("#username", ADMIN[0])
-    page.fill("#password", ADMIN[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+    context, page, errors = admin_page(browser, base, locale="en-US", timezone_id="Asia/Shanghai",
+                                      viewport={"width": 1280, "height": 900})
 
     # Call history: the owner narrows it to one agent and one caller's number.
     page.click("nav.main-nav >> text=Call history")
@@ -282,19 +292,8 @@ def test_lines_and_system_pages_in_a_browser(browser, tmp_path):
     if shutil.which("kamailio") or os.path.exists("/usr/sbin/kamailio"):
         box = box_helpers().start_box(tmp_path / "box", data=data)
     try:
-        context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai",
-                                      viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text)
-                if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-        page.goto(base + "/login")
-        page.fill("#username", ADMIN[0])
-        page.fill("#password", ADMIN[1])
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        context, page, errors = admin_page(browser, base, locale="en-US", timezone_id="Asia/Shanghai",
+                                              viewport={"width": 1280, "height": 900}, accept_downloads=True)
         page.goto(base + "/lang/en?next=/lines/")
         page.click("nav.main-nav >> text=Lines")
         assert page.locator("#no-lines").is_visible()
@@ -360,18 +359,8 @@ def test_owner_builds_a_two_level_menu_in_a_browser(browser, served):
     from webtools import run_wizard
     base, data = served
     run_wizard(create_app(data, testing=True).test_client())          # same data dir as the server
-    context = browser.new_context(locale="en-US", timezone_id="Asia/Shanghai", viewport={"width": 1200, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    page.goto(base + "/login")
-    page.fill("#username", ADMIN[0])
-    page.fill("#password", ADMIN[1])
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+    context, page, errors = admin_page(browser, base, locale="en-US", timezone_id="Asia/Shanghai",
+                                      viewport={"width": 1200, "height": 800})
 
     page.click("nav.main-nav >> text=Call center")
     page.wait_for_url(base + "/callcenter/menus/")

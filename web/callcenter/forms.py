@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from firmware.telephony import ivr
 from firmware.telephony.queues import QueueConfig
-from web.forms import BoxForm, choices
+from web.forms import BoxForm, WeeklyHoursForm, choices
 from web.wizard.forms import REQUIRED, TOO_LONG, BoxIntegerField, MultiCheckboxField
 from web.wizard.plan import DAYS
 
@@ -201,18 +201,7 @@ class NewTimeConditionForm(BoxForm):
     closed = StringField(_l("When closed, calls go to"))
 
 
-class TimeConditionForm(BoxForm):
-    mon = StringField(_l("Monday"))
-    tue = StringField(_l("Tuesday"))
-    wed = StringField(_l("Wednesday"))
-    thu = StringField(_l("Thursday"))
-    fri = StringField(_l("Friday"))
-    sat = StringField(_l("Saturday"))
-    sun = StringField(_l("Sunday"))
-    holidays = TextAreaField(_l("Closed days (public holidays)"),
-                             description=_l("One date per line, like 2026-10-01."))
-    extra_workdays = TextAreaField(_l("Extra working days (make-up days)"),
-                                   description=_l("Weekend days the shop works, one date per line."))
+class TimeConditionForm(WeeklyHoursForm):
     makeup_weekday = SelectField(_l("On an extra working day, open as on"), choices=choices(WEEKDAYS))
     timezone = SelectField(_l("Time zone"), validate_choice=False)
     open = StringField(_l("When open, calls go to"))

@@ -8,7 +8,7 @@ from wtforms import (BooleanField, IntegerField, PasswordField, RadioField, Sele
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from web.forms import BoxForm, choices
+from web.forms import BoxForm, WeeklyHoursForm, choices
 from web.wizard.plan import DAYS
 
 REQUIRED = _l("Please fill in this field.")
@@ -58,18 +58,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class HoursForm(BoxForm):
-    mon = StringField(_l("Monday"))
-    tue = StringField(_l("Tuesday"))
-    wed = StringField(_l("Wednesday"))
-    thu = StringField(_l("Thursday"))
-    fri = StringField(_l("Friday"))
-    sat = StringField(_l("Saturday"))
-    sun = StringField(_l("Sunday"))
-    holidays = TextAreaField(_l("Closed days (public holidays)"),
-                             description=_l("One date per line, like 2026-10-01."))
-    extra_workdays = TextAreaField(_l("Extra working days (make-up days)"),
-                                   description=_l("Weekend days the shop works, one date per line."))
+class HoursForm(WeeklyHoursForm):
     closed = RadioField(_l("When the shop is closed, callers"), default="announcement",
                         choices=choices([("announcement", _l("hear that the shop is closed")),
                                  ("voicemail", _l("may leave a voice message"))]))
