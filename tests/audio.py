@@ -50,25 +50,31 @@ def best_correlation(reference: np.ndarray, recorded: np.ndarray, max_lag_s: flo
     """Normalised cross-correlation peak of ``reference`` inside ``recorded``.
 
     Returns ``(peak, lag_seconds)``; the peak is 1.0 for an exact delayed copy
-    and near 0 for unrelated audio.
+    and near 0 for unrelated audio. Lags run from 0 to ``max_lag_s``; near
+    the end of ``recorded`` a shorter overlap counts if it is at least half
+    a second long. Computed by FFT, so searching whole recordings is cheap.
     """
-    if len(recorded) == 0 or len(reference) == 0:
+    n = len(reference)
+    max_lag = min(int(max_lag_s * RATE), len(recorded))
+    if max_lag == 0 or n == 0:
         return 0.0, 0.0
-    max_lag = int(max_lag_s * RATE)
-    best, best_lag = 0.0, 0
-    ref = reference
-    for lag in range(0, min(max_lag, len(recorded))):
-        seg = recorded[lag:lag + len(ref)]
-        r = ref[:len(seg)]
-        if len(seg) < RATE // 2:
-            break
-        denom = np.sqrt(np.dot(r, r) * np.dot(seg, seg))
-        if denom == 0:
-            continue
-        c = float(np.dot(r, seg) / denom)
-        if c > best:
-            best, best_lag = c, lag
-    return best, best_lag / RATE
+    ref = np.asarray(reference, dtype=np.float64)
+    rec = np.zeros(max_lag + n)
+    part = recorded[:max_lag + n]
+    rec[:len(part)] = part
+    size = 1 << (len(rec) + n).bit_length()
+    products = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(ref, size)), size)[:max_lag]
+    lags = np.arange(max_lag)
+    overlap = np.minimum(n, len(recorded) - lags)
+    rec_energy = np.concatenate(([0.0], np.cumsum(rec ** 2)))
+    ref_energy = np.concatenate(([0.0], np.cumsum(ref ** 2)))
+    denom = np.sqrt((rec_energy[lags + overlap] - rec_energy[lags]) * ref_energy[overlap])
+    usable = (overlap >= min(n, RATE // 2)) & (denom > 1e-9)
+    if not usable.any():
+        return 0.0, 0.0
+    peaks = np.where(usable, products / np.where(usable, denom, 1.0), -np.inf)
+    lag = int(np.argmax(peaks))
+    return max(0.0, float(peaks[lag])), lag / RATE
 
 
 def window_matches(reference: np.ndarray, recorded: np.ndarray, start_s: float, end_s: float,
@@ -104,15 +110,19 @@ def heard(reference: np.ndarray, recorded: np.ndarray, *, skip_s: float = 0.0) -
     return bool(sorted(peaks)[len(peaks) // 2] > 0.85 and good >= 0.8), peaks
 
 
-def found_anywhere(signal: np.ndarray, recorded: np.ndarray, start_s: float, seconds: int = 2,
+def found_anywhere(signal: np.ndarray, recorded: np.ndarray, start_s: float, seconds: int | None = None,
                    max_lag_s: float = 9.0) -> float:
-    """Best correlation of any 1 s piece of ``signal[start_s:start_s+seconds]`` in ``recorded``.
+    """Best correlation of any 1 s piece of ``signal`` from ``start_s`` in ``recorded``.
 
-    One-second pieces each find their own delay, so a jitter-buffer delay
-    change in the middle of the call cannot hide audio that is there.
+    ``seconds`` limits the pieces tried (all whole seconds to the end by
+    default). One-second pieces each find their own delay, so a jitter-buffer
+    delay change in the middle of the call, or a bridge made a moment after
+    the far end began to talk, cannot hide audio that is there; silence,
+    one-way audio or the wrong source still score near 0 in every piece.
     """
-    peaks = []
-    for k in range(seconds):
+    count = int((len(signal) / RATE - start_s)) if seconds is None else seconds
+    peaks = [0.0]
+    for k in range(count):
         a = int((start_s + k) * RATE)
         peaks.append(best_correlation(signal[a:a + RATE], recorded, max_lag_s=max_lag_s)[0])
     return max(peaks)
