@@ -18,6 +18,16 @@ that would overfill it drops the oldest audio (an overrun) down to the
 target. Without ``target_ms`` it is a plain bounded FIFO: underruns are
 padded, overruns drop the oldest audio beyond ``max_ms``.
 
+The target adapts to the host, like an adaptive jitter buffer: each
+underrun while playing means one side was late by more than the fill
+could cover, so the target grows by ADAPT_STEP_MS (up to two frames
+below ``max_ms``, room left for a late writer's catch-up burst). After
+ADAPT_CALM_S without an underrun it shrinks a step back towards the
+configured target, if the lowest fill seen in that time shows a step less
+would still not have run dry; the drift correction then slips the fill
+down to it. On a quiet box the target never moves; on a busy one a call
+settles at the latency the load needs instead of clicking all along.
+
 Choosing the target: the fill seen by a read swings by one writer block,
 plus the jitter of both sides, and where in that swing play starts is
 chance (so the first seconds of a call may slip up to half a block away).
@@ -55,6 +65,11 @@ SLIP_PER_MS = 5e-4
 MIN_SLIP = 1e-3
 MAX_SLIP = 5e-3
 SLIP_SAMPLES = 16          # one sample is dropped/added across this many
+
+# Adaptation: +10 ms per underrun, -10 ms per 20 s of calm reads (at 20 ms
+# a read), never below the configured target nor within two frames of the brim.
+ADAPT_STEP_MS = 10
+ADAPT_CALM_S = 20.0
 
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -115,6 +130,10 @@ class AudioRing:
         self.capacity = int(max_ms * BYTES_PER_MS)
         self.target_ms = target_ms
         self._target = None if target_ms is None else int(target_ms * BYTES_PER_MS) & ~1
+        self._base_target = self._target
+        self._max_target = max(self._base_target or 0, self.capacity - 2 * FRAME_BYTES)
+        self._calm_bytes = 0      # audio read since the last underrun or adaptation
+        self._lowest = None       # the lowest fill a read found in that time
         self._buf = bytearray()
         self._lock = threading.Lock()
         self.underruns = 0        # reads that ran dry while playing
@@ -188,10 +207,26 @@ class AudioRing:
                 data = bytes(self._buf) + b"\x00" * (size - fill)
                 self._buf.clear()
                 self._playing = self._target is None      # refill before playing again
+                self._adapt(+1)
                 return data
             if self._target is None:
                 return self._take(size)
+            self._calm_bytes += size
+            self._lowest = fill if self._lowest is None else min(self._lowest, fill)
+            if self._target > self._base_target and self._calm_bytes >= ADAPT_CALM_S * 1000 * BYTES_PER_MS:
+                if self._lowest - ADAPT_STEP_MS * BYTES_PER_MS >= size:
+                    self._adapt(-1)
+                else:                         # the host still needs it: look again later
+                    self._calm_bytes, self._lowest = 0, None
             return self._corrected(size, fill)
+
+    def _adapt(self, direction: int) -> None:
+        """Move the target a step up (after an underrun) or down (after calm)."""
+        self._calm_bytes, self._lowest = 0, None
+        if self._target is None:
+            return
+        step = ADAPT_STEP_MS * BYTES_PER_MS
+        self._target = max(self._base_target, min(self._max_target, self._target + direction * step))
 
     def clear(self) -> None:
         """Forget what is held (a new call must not hear the last one's tail)
@@ -237,6 +272,18 @@ class AudioRing:
         return data[:cut] + _stretch(data[cut:], span + 1)     # ... stretched over the tail
 
     # -- state ------------------------------------------------------------
+
+    def current_target_ms(self) -> float | None:
+        """The fill aimed at now: ``target_ms`` raised by underruns, if any."""
+        with self._lock:
+            return None if self._target is None else self._target / BYTES_PER_MS
+
+    def counters(self) -> dict:
+        """What happened to the audio so far, for status pages and logs."""
+        with self._lock:
+            return {"underruns": self.underruns, "overruns": self.overruns, "drops": self.drops,
+                    "repeats": self.repeats,
+                    "target_ms": None if self._target is None else self._target / BYTES_PER_MS}
 
     def level_ms(self) -> float:
         with self._lock:

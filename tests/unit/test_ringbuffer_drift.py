@@ -224,3 +224,64 @@ def test_linear_gain_and_unity_pass_audio_unchanged():
 def test_target_must_fit_in_the_ring():
     with pytest.raises(ValueError):
         AudioRing(max_ms=40, target_ms=40)
+
+
+def run_stalling_writer(ring: AudioRing, seconds: float, stall_every_s: float | None, stall_ms: int = 70) -> list:
+    """pjsua reads 20 ms every 20 ms; the writer sends 20 ms frames on the same
+    clock but, every ``stall_every_s``, stalls for ``stall_ms`` and then
+    catches up with all the frames it owes at once (a busy host's thread).
+    Returns the reads' times of underrun."""
+    underrun_times = []
+    stall_ticks = stall_ms // 20
+    every_ticks = None if stall_every_s is None else round(stall_every_s * 50)
+    owed = 0
+    for tick in range(round(seconds * 50)):
+        t = tick * 0.02
+        stalled = every_ticks is not None and tick % every_ticks < stall_ticks
+        if stalled:
+            owed += 1
+        else:
+            for _ in range(owed + 1):
+                ring.write(sine_bytes(0, 160))
+            owed = 0
+        before = ring.underruns
+        ring.read()
+        if ring.underruns > before:
+            underrun_times.append(t)
+    return underrun_times
+
+
+def test_a_stalling_writer_raises_the_target_until_underruns_stop():
+    ring = AudioRing(max_ms=120, target_ms=30)
+    underruns = run_stalling_writer(ring, 120, stall_every_s=1.0)
+    # A 60 ms stall (three missed frames) drains a 30 ms fill: the first
+    # ones underrun, and each underrun raises the target by 10 ms until a
+    # stall no longer empties it (fill before the third missed read:
+    # target - 60 ms, which must still hold a frame).
+    assert 1 <= len(underruns) <= 6, underruns
+    assert max(underruns) < 10, underruns
+    assert ring.current_target_ms() == 80, ring.current_target_ms()
+
+
+def test_the_target_comes_back_down_once_the_host_is_calm():
+    ring = AudioRing(max_ms=120, target_ms=30)
+    run_stalling_writer(ring, 20, stall_every_s=1.0)
+    raised = ring.current_target_ms()
+    assert raised > 30
+    underruns = run_stalling_writer(ring, 200, stall_every_s=None)
+    assert underruns == [] and ring.current_target_ms() == 30
+    # ...and the drift correction brought the fill itself down with it.
+    assert ring.average_ms() < 30 + 5, ring.average_ms()
+
+
+def test_the_target_stops_two_frames_below_the_brim():
+    ring = AudioRing(max_ms=120, target_ms=30)
+    run_stalling_writer(ring, 60, stall_every_s=0.5, stall_ms=200)   # hopeless: 200 ms stalls
+    assert ring.current_target_ms() == 80
+    assert ring.counters()["target_ms"] == 80
+
+
+def test_a_plain_fifo_has_no_target_to_adapt():
+    ring = AudioRing(max_ms=120)
+    run_stalling_writer(ring, 5, stall_every_s=1.0)
+    assert ring.current_target_ms() is None and ring.underruns > 0
