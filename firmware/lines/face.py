@@ -26,7 +26,8 @@ from firmware.hw.modem.at import ModemError
 log = logging.getLogger(__name__)
 
 # A modem's voice frames come every 20 ms like pjsua's ticks, with little
-# jitter: 30 ms of fill absorbs it (measured: bench/line_audio.py).
+# jitter: 30 ms of fill absorbs it (measured: bench/line_audio.py). A busy
+# host's late threads raise the rings' targets by themselves (ringbuffer).
 LINE_RING_TARGET_MS = 30
 LINE_RING_MAX_MS = 120
 
@@ -89,7 +90,7 @@ class ModemLine:
         return {"name": self.name, "kind": self.kind, "state": self.state, "detail": self.detail,
                 "since": round(self.since, 1), "signal_dbm": self.signal_dbm,
                 "in_call": self.in_call(), "recovery": self.recovery(),
-                "audio": {"underruns": self.to_pbx.underruns, "overruns": self.to_pbx.overruns}}
+                "audio": {"to_pbx": self.to_pbx.counters(), "from_pbx": self.from_pbx.counters()}}
 
     def in_call(self) -> bool:
         return False

@@ -67,7 +67,8 @@ def test_analog_caller_reaches_an_agent_with_audio_both_ways(fxobox, tmp_path):
     assert finish_phone(agent).last("done")["answered"]
     got = bytes(modem.captured_audio[mark:])
     caller_heard = np.frombuffer(got[: len(got) - len(got) % 2], dtype="<i2").astype(float) / 32768
-    assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, "the analog caller did not hear the agent"
+    assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, \
+        f"the analog caller did not hear the agent; line audio: {box.status()['lines'][0]['audio']}"
     assert found_anywhere(sig_caller, read_wav(tmp_path / "agent_heard.wav"), 1, max_lag_s=5) > 0.7, \
         "the agent did not hear the analog caller"
     wait_until(lambda: not modem.off_hook, 10, "the line back on hook")

@@ -92,7 +92,8 @@ def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp
     assert agent_result.last("done")["answered"]
     caller_heard = _samples(modem.captured_audio[mark:])
     agent_heard = read_wav(tmp_path / "agent_heard.wav")
-    assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, "the GSM caller did not hear the agent"
+    assert found_anywhere(sig_agent, caller_heard, 0) > 0.7, \
+        f"the GSM caller did not hear the agent; line audio: {box.status()['lines'][0]['audio']}"
     assert found_anywhere(sig_caller, agent_heard, 1, max_lag_s=5) > 0.7, "the agent did not hear the caller"
     wait_until(lambda: modem.call_state in ("idle", None, ""), 10, "the line to hang up after the agent")
 
