@@ -179,7 +179,8 @@ def main() -> None:
     print(f"  CPU of this process: idle {idle:.2f} % of one core, in a call {busy:.2f} %, "
           f"one bridged line call {busy - idle:.2f} %")
     print(f"  ring underruns {to_pbx.underruns}/{from_pbx.underruns}, overruns {to_pbx.overruns}/{from_pbx.overruns}, "
-          f"drift corrections {to_pbx.corrections}/{from_pbx.corrections}")
+          f"drift corrections {to_pbx.corrections}/{from_pbx.corrections}, "
+          f"targets now {to_pbx.current_target_ms():.0f}/{from_pbx.current_target_ms():.0f} ms")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ configured target, if the lowest fill seen in that time shows a step less
 would still not have run dry; the drift correction then slips the fill
 down to it. On a quiet box the target never moves; on a busy one a call
 settles at the latency the load needs instead of clicking all along.
+Underruns in the first ADAPT_SETTLE_S after ``clear()`` (a call's start,
+where the two streams begin at different moments) are counted but do not
+move the target, and ``clear()`` returns it to the configured one.
 
 Choosing the target: the fill seen by a read swings by one writer block,
 plus the jitter of both sides, and where in that swing play starts is
@@ -70,6 +73,7 @@ SLIP_SAMPLES = 16          # one sample is dropped/added across this many
 # a read), never below the configured target nor within two frames of the brim.
 ADAPT_STEP_MS = 10
 ADAPT_CALM_S = 20.0
+ADAPT_SETTLE_S = 1.0
 
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -134,6 +138,7 @@ class AudioRing:
         self._max_target = max(self._base_target or 0, self.capacity - 2 * FRAME_BYTES)
         self._calm_bytes = 0      # audio read since the last underrun or adaptation
         self._lowest = None       # the lowest fill a read found in that time
+        self._since_clear = 0     # bytes read since clear(), up to the settling time
         self._buf = bytearray()
         self._lock = threading.Lock()
         self.underruns = 0        # reads that ran dry while playing
@@ -191,6 +196,9 @@ class AudioRing:
     def read(self, size: int = FRAME_BYTES) -> bytes:
         with self._lock:
             fill = len(self._buf)
+            settled = self._since_clear >= ADAPT_SETTLE_S * 1000 * BYTES_PER_MS
+            if not settled:
+                self._since_clear += size
             if not self._playing:
                 if fill < self._target:
                     self.waits += 1
@@ -207,7 +215,8 @@ class AudioRing:
                 data = bytes(self._buf) + b"\x00" * (size - fill)
                 self._buf.clear()
                 self._playing = self._target is None      # refill before playing again
-                self._adapt(+1)
+                if settled:
+                    self._adapt(+1)
                 return data
             if self._target is None:
                 return self._take(size)
@@ -235,6 +244,9 @@ class AudioRing:
             self._buf.clear()
             self._playing = self._target is None
             self._slip = 0.0
+            self._since_clear = 0
+            self._target = self._base_target
+            self._calm_bytes, self._lowest = 0, None
 
     def _take(self, size: int) -> bytes:
         data = bytes(self._buf[:size])

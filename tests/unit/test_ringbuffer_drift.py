@@ -285,3 +285,21 @@ def test_a_plain_fifo_has_no_target_to_adapt():
     ring = AudioRing(max_ms=120)
     run_stalling_writer(ring, 5, stall_every_s=1.0)
     assert ring.current_target_ms() is None and ring.underruns > 0
+
+
+def test_underruns_while_a_call_settles_do_not_raise_the_target():
+    ring = AudioRing(max_ms=120, target_ms=30)
+    # A stall in the first second: the two streams started at different moments.
+    run_stalling_writer(ring, 0.9, stall_every_s=0.5, stall_ms=80)
+    assert ring.underruns > 0 and ring.current_target_ms() == 30
+    # The same stall later in the call is the host being late: the target grows.
+    run_stalling_writer(ring, 3, stall_every_s=0.5, stall_ms=80)
+    assert ring.current_target_ms() > 30
+
+
+def test_a_new_call_starts_from_the_configured_target():
+    ring = AudioRing(max_ms=120, target_ms=30)
+    run_stalling_writer(ring, 10, stall_every_s=1.0)
+    assert ring.current_target_ms() > 30
+    ring.clear()
+    assert ring.current_target_ms() == 30 and ring.counters()["target_ms"] == 30
