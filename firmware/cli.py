@@ -157,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     override.add_argument("id")
     override.add_argument("mode", choices=["open", "closed", "auto"])
 
+    restart = sub.add_parser("restart", help="restart the core (calls, lines, menus, panel)")
+    restart.add_argument("when", nargs="?", choices=["idle", "now", "cancel"], default="idle",
+                         help="idle (default): once no call is up, answering calls meanwhile; "
+                              "now: cut the calls in progress; cancel: a pending restart")
+
     settings = sub.add_parser("settings", help="show or change box settings")
     ssub = settings.add_subparsers(dest="action", required=True)
     ssub.add_parser("show")
@@ -440,6 +445,13 @@ def main(argv: list[str] | None = None) -> int:
             result = ControlClient(paths.control_socket).request(
                 "override", id=args.id, mode=None if args.mode == "auto" else args.mode)
             print(f"time condition {result['id']}: {result['override']}")
+            return 0
+        if args.command == "restart":
+            result = ControlClient(paths.control_socket).request("restart", when=args.when)
+            print({"now": "the core is restarting",
+                   "idle": "the core restarts once no call is up ('smallpbx restart cancel' to stop it)",
+                   None: "pending restart cancelled" if result.get("cancelled") else "no restart was pending",
+                   }[result["restart"]])
             return 0
         if args.command == "callcenter":
             return _cmd_callcenter(args, paths)

@@ -4,7 +4,9 @@ Starts Kamailio (configuration generated into DATA/run/kamailio), the
 core daemon and the setup page (``--web-port``) as child processes, the way systemd runs them as units, and
 stops both on Ctrl-C/SIGTERM. If either child dies, the other is stopped
 too and the exit status says so: under systemd each unit restarts on its
-own instead.
+own instead. A core that exits because it was asked to restart
+(``RESTART_EXIT_STATUS``, from the setup page or ``smallpbx restart``) is
+started again, as systemd's ``RestartForceExitStatus`` does.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import sys
 import time
 
 from firmware.config.store import ConfigStore
-from firmware.core.control import ControlClient
+from firmware.core.control import RESTART_EXIT_STATUS, ControlClient
 from firmware.errors import ControlError, SmallPbxError
 from firmware.hw import detect_platform
 from firmware.paths import BoxPaths, Ports
@@ -107,6 +109,10 @@ def run_box(paths: BoxPaths, ports: Ports, verbose: int = 0, web_port: int = 0) 
         print(f"READY sip:{ports.sip_bind}:{ports.sip_port}", flush=True)
         while not stop["signal"]:
             dead = _dead(children)
+            if dead == "core" and children["core"].returncode == RESTART_EXIT_STATUS:
+                log.info("the core asked to be restarted: starting it again")
+                children["core"] = subprocess.Popen(core_command(paths, ports, verbose), preexec_fn=os.setpgrp)
+                continue
             if dead:
                 log.error("%s exited with status %s: stopping the box", dead, children[dead].returncode)
                 return 1

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST = 65536
 
+# The core's exit status when it was asked to restart (EX_TEMPFAIL): the
+# box's supervisor and systemd (RestartForceExitStatus) start it again.
+RESTART_EXIT_STATUS = 75
+RESTART_WHEN = ("now", "idle", "cancel")
+
 
 class ControlServer:
     def __init__(self, path: Path, handler: Callable[[str, dict], object]):

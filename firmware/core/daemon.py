@@ -20,7 +20,7 @@ from firmware import __version__
 from firmware.config.store import ConfigStore
 from firmware.config import callcenter, lines as lines_config
 from firmware.core.contact import ContactCenter
-from firmware.core.control import ControlServer
+from firmware.core.control import RESTART_EXIT_STATUS, RESTART_WHEN, ControlServer
 from firmware.core.engine import SipEngine
 from firmware.core.events import OwnerCall
 from firmware.hw.network import box_address
@@ -98,6 +98,8 @@ class CoreDaemon:
         self.rpc = kamailio.RpcClient(paths.proxy_run / "kamailio_rpc.sock", timeout=1.0)
         self._last_ping = 0.0
         self._next_sweep = 0.0
+        self.restart_pending: str | None = None   # "idle": restart once no call is up
+        self.exit_status = 0
 
     def _sync_proxy(self, _settings: dict, extensions: list) -> None:
         # The credential table is derived from the store; the core keeps it true.
@@ -152,7 +154,10 @@ class CoreDaemon:
             status["version"] = __version__
             status["callcenter"] = self.engine.request("callcenter-status")
             status["lines"] = self.engine.request("lines")
+            status["restart_pending"] = self.restart_pending
             return status
+        if cmd == "restart":
+            return self._restart(str(args.get("when", "idle")))
         if cmd in ("reload", "originate", "hangup", "override", "panel", "lines", "sms-send",
                    "record-prompt", "test-call", "service-call"):
             return self.engine.request(cmd, args)
@@ -163,6 +168,30 @@ class CoreDaemon:
         if cmd in ("agent-login", "agent-logout", "agent-pause", "agent-unpause"):
             return self.engine.request("agent", {**args, "action": cmd.split("-", 1)[1]})
         raise ControlError(f"unknown command '{cmd}'")
+
+    def _restart(self, when: str) -> dict:
+        """Control thread: restart now (calls are cut), once no call is up
+        (Asterisk's "restart when convenient": calls keep being answered
+        meanwhile), or cancel a pending one. The core exits with
+        RESTART_EXIT_STATUS and its supervisor starts it again."""
+        if when not in RESTART_WHEN:
+            raise ControlError(f"when must be one of {', '.join(RESTART_WHEN)}, not {when!r}")
+        if when == "cancel":
+            cancelled, self.restart_pending = self.restart_pending is not None, None
+            if cancelled:
+                log.info("the pending restart was cancelled")
+            return {"restart": None, "cancelled": cancelled}
+        if when == "now":
+            self._exit_for_restart("restart asked for now")
+            return {"restart": "now"}
+        self.restart_pending = "idle"
+        log.info("restart asked for when no call is up")
+        return {"restart": "idle"}
+
+    def _exit_for_restart(self, why: str) -> None:
+        log.warning("%s: the core stops and is started again", why)
+        self.exit_status = RESTART_EXIT_STATUS
+        self.stop.set()
 
     def _sweep_recordings(self) -> None:
         settings = self.store.settings()
@@ -235,6 +264,9 @@ class CoreDaemon:
     def _tick(self) -> None:
         self.contact.tick()
         self.lines.tick()
+        if self.restart_pending == "idle" and not self.engine.calls:
+            self.restart_pending = None
+            self._exit_for_restart("no call is up")
         if self.panel is not None:
             self._update_panel()
         if time.monotonic() >= self._next_sweep:
@@ -276,4 +308,4 @@ class CoreDaemon:
             self.engine.close()
             self.records.close()
             log.info("core stopped")
-        return 0
+        return self.exit_status

@@ -64,3 +64,57 @@ def test_stopping_the_box_with_calls_up_is_clean(tmp_path):
     assert code == 0, log[-2000:]
     assert "core stopped" in log
     assert "Aborted" not in log and "Assertion" not in log and "Traceback" not in log, log[-3000:]
+
+
+def _core_started(box) -> float:
+    """When the running core started (wall clock), or 0 while it is restarting."""
+    try:
+        return time.time() - box.status()["uptime"]
+    except AssertionError:              # boxtools: the status command failed
+        return 0.0
+
+
+def test_a_restart_waits_for_the_last_call_or_cuts_the_calls_when_asked_now(tmp_path):
+    from boxtools import DEFAULT_EXTENSIONS, finish_phone, start_box, stop_box, wait_for_event, wait_until
+
+    box = start_box(tmp_path, DEFAULT_EXTENSIONS)
+    try:
+        # "idle": asked while a call is up, the core keeps going, and a cancel holds.
+        first = box.phone("101", "--call", f"sip:*43@{box.proxy}", "--duration", "4", background=True)
+        wait_for_event(first, "media")
+        assert "once no call is up" in box.cli("restart").stdout
+        assert box.status()["restart_pending"] == "idle"
+        assert "cancelled" in box.cli("restart", "cancel").stdout
+        assert finish_phone(first).last("done")["answered"]
+        time.sleep(1.5)
+        before = box.status()
+        assert before["restart_pending"] is None and before["uptime"] > 4, before
+
+        # Asked again with a call up: the restart waits for its end, then happens.
+        second = box.phone("102", "--call", f"sip:*43@{box.proxy}", "--duration", "3", background=True)
+        wait_for_event(second, "media")
+        box.cli("restart", "idle")
+        started = _core_started(box)
+        assert box.status()["restart_pending"] == "idle"
+        assert finish_phone(second).last("done")["answered"]
+        wait_until(lambda: _core_started(box) > started + 2, 30, "the core to restart after the call")
+        assert box.proc.poll() is None, "smallpbx run must start the core again, not stop"
+
+        # "now": the call in progress is cut, and calls work again afterwards.
+        third = box.phone("103", "--call", f"sip:*43@{box.proxy}", "--duration", "30", background=True)
+        wait_for_event(third, "media")
+        started = _core_started(box)
+        assert "restarting" in box.cli("restart", "now").stdout
+        asked = time.monotonic()
+        cut = finish_phone(third, timeout=25)
+        assert cut.last("done")["answered"] and time.monotonic() - asked < 20, "the call was not cut"
+        wait_until(lambda: _core_started(box) > started + 1, 30, "the core back after 'now'")
+        again = box.phone("101", "--call", f"sip:*43@{box.proxy}", "--duration", "1")
+        assert again.last("done")["answered"] and again.last("done")["media"], again.events
+        assert box.cli("restart", "soon", check=False).returncode != 0
+    finally:
+        code = stop_box(box)
+    log = box.log()
+    assert code == 0, log[-2000:]
+    assert log.count("the core asked to be restarted") == 2, log[-3000:]
+    assert "Traceback" not in log and "Aborted" not in log, log[-3000:]

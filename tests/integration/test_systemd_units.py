@@ -55,3 +55,6 @@ def test_core_unit_has_the_promised_properties():
                  "SupplementaryGroups=dialout audio gpio i2c"):
         assert line in text
     assert "\nPrivateDevices=yes" not in text  # it would hide the modem
+    # A restart asked from the setup page: the core exits with this status and systemd starts it again.
+    from firmware.core.control import RESTART_EXIT_STATUS
+    assert f"RestartForceExitStatus={RESTART_EXIT_STATUS}" in text and f"SuccessExitStatus={RESTART_EXIT_STATUS}" in text
