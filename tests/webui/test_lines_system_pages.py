@@ -332,6 +332,44 @@ def test_reload_goes_to_the_core(client, fake_core):
     assert "re-read the configuration" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
+def test_restart_waits_for_calls_by_default_can_be_cancelled_or_be_now(client, fake_core):
+    _setup(client)
+    page = client.get("/system/").get_data(as_text=True)
+    assert 'id="restart-form"' in page and re.search(r'<input checked[^>]*value="idle"', page)
+    response = post(client, "/system/restart", {"when": "idle"}, page="/system/")
+    assert fake_core.requests[-1] == ("restart", {"when": "idle"})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "restarts as soon as no call is up" in page
+    # The page now says what it waits for (the fake core has one call up) and offers a cancel.
+    assert re.search(r'id="restart-pending">[^<]*\(1 up now\)', page) and 'id="restart-form"' not in page
+    response = post(client, "/system/restart/cancel", {}, page="/system/")
+    assert fake_core.requests[-1] == ("restart", {"when": "cancel"})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The restart was cancelled." in page and 'id="restart-form"' in page
+    post(client, "/system/restart", {"when": "now"}, page="/system/")
+    assert fake_core.requests[-1] == ("restart", {"when": "now"})
+    # Anything else is refused next to the field, and the core is not asked.
+    asked = len(fake_core.requests)
+    response = post(client, "/system/restart", {"when": "reboot"}, page="/system/")
+    assert response.status_code == 400 and list(field_errors(response.get_data(as_text=True))) == ["when"]
+    assert "restart" not in fake_core.commands()[asked:]
+    # The API does the same, with its own refusal for a bad value.
+    csrf = token(client, "/system/")
+    assert client.post("/api/system/restart", json={"when": "later"},
+                       headers={"X-CSRFToken": csrf}).json["field"] == "when"
+    assert client.post("/api/system/restart", json={}, headers={"X-CSRFToken": csrf}).json == \
+        {"restart": "idle", "cancelled": False}
+    assert client.post("/api/system/restart", json={}).status_code == 400          # no CSRF token
+
+
+def test_restart_without_a_core_says_it_is_not_running(client):
+    _setup(client)
+    page = client.get("/system/").get_data(as_text=True)
+    assert 'id="restart-form"' not in page
+    response = post(client, "/system/restart", {"when": "now"}, page="/system/")
+    assert "not running" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
 # -- backup and restore -----------------------------------------------------------------------------
 
 def _backup(client, passphrase: str = "") -> bytes:
@@ -517,7 +555,9 @@ def test_agents_may_not_open_or_change_lines_or_system(app, client, data_dir):
     csrf = token(agent, "/")
     for url, data in (("/lines/save", {**GSM, "csrf_token": csrf}), ("/lines/remove", {"id": "gsm1", "csrf_token": csrf}),
                       ("/lines/texts", {"number": "1380", "text": "x", "csrf_token": csrf}),
-                      ("/system/reload", {"csrf_token": csrf}), ("/system/backup", {"csrf_token": csrf})):
+                      ("/system/reload", {"csrf_token": csrf}), ("/system/backup", {"csrf_token": csrf}),
+                      ("/system/restart", {"when": "now", "csrf_token": csrf}),
+                      ("/system/restart/cancel", {"csrf_token": csrf})):
         assert agent.post(url, data=data).status_code == 403, url
     assert agent.post("/api/restore", data=raw, headers={"X-CSRFToken": csrf},
                       content_type="application/json").status_code == 403

@@ -57,6 +57,7 @@ class FakeCore:
                         "test-call": ["calling", "playing", "done"]}
         self.jobs: dict[str, dict] = {}
         self.refuse: dict[str, str] = {}
+        self.restart_pending: str | None = None
 
     def handle(self, cmd: str, args: dict):
         with self.lock:
@@ -78,7 +79,14 @@ class FakeCore:
                                    "exit_key": 0, "no_agents": 0, "service_level": 0.8571,
                                    "service_level_with_abandons": 0.6667, "service_level_threshold_s": 15.0,
                                    "average_speed_of_answer_s": 8.2, "average_talk_time_s": 95.0,
-                                   "abandon_rate": 0.2222}]}}
+                                   "abandon_rate": 0.2222}]},
+                    "restart_pending": self.restart_pending}
+        if cmd == "restart":         # firmware/core/daemon.py: idle waits for the last call
+            when = args.get("when")
+            if when not in ("idle", "now", "cancel"):
+                raise ControlError(f"when must be one of idle, now, cancel, not {when!r}")
+            was, self.restart_pending = self.restart_pending, "idle" if when == "idle" else None
+            return {"restart": None if when == "cancel" else when, "cancelled": when == "cancel" and was is not None}
         if cmd == "reload":
             return {"reloaded": True}
         if cmd == "panel":

@@ -154,6 +154,13 @@ def _lines_system_paths() -> dict:
             "summary": "The box's address, platform, time and time zone, storage (recordings, free disk), core "
                        "and proxy state, and the last 200 log lines (logs.lines null when unavailable)",
             "responses": {"200": _ok("system", obj), **_errors(401, 403)}}},
+        "/api/system/restart": {"post": {
+            "summary": "Restart the core: once no call is up (idle, the default; calls are answered "
+                       "meanwhile), now (calls in progress are cut), or cancel a pending restart",
+            "parameters": _CSRF,
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"when": {"enum": ["idle", "now", "cancel"]}}}}}},
+            "responses": {"200": _ok("restart asked, or cancelled", obj), **_errors(400, 401, 403, 409, 503)}}},
         "/api/backup": {"get": {
             "summary": "Download the whole configuration as a backup signed with this box's key "
                        "(web/system/backup.py); with a passphrase: the system page",

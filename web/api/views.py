@@ -371,6 +371,15 @@ def system():
     return jsonify(info.collect(get_box(), current_app.config))
 
 
+@bp.route("/system/restart", methods=["POST"])
+@admin_required
+def restart():
+    when = _json_body().get("when", "idle")
+    if when not in ("idle", "now", "cancel"):
+        raise ConfigError("when", N_("must be idle, now or cancel"))
+    return jsonify(get_box().core("restart", when=when))
+
+
 @bp.route("/backup")
 @admin_required
 def backup():

@@ -30,7 +30,8 @@ def core_status(box: Box) -> tuple[dict | None, dict]:
     except ControlError as exc:
         return None, {"reachable": False, "error": str(exc)}
     return status, {"reachable": True, "version": status.get("version"), "uptime_s": status.get("uptime"),
-                    "proxy": status.get("proxy"), "pjsua": status.get("pjsua")}
+                    "proxy": status.get("proxy"), "pjsua": status.get("pjsua"),
+                    "calls_up": len(status.get("calls") or []), "restart_pending": status.get("restart_pending")}
 
 
 def _queue_names(tables: dict) -> dict[str, str]:

@@ -1,17 +1,18 @@
 """The system page (admin): the box's address, time and time zone, storage,
 the core and Kamailio, the end of the logs; reload the configuration;
-download a backup and restore one (:mod:`web.system.backup`).
+restart the core; download a backup and restore one (:mod:`web.system.backup`).
 
-There is no way to restart the core from here (the control socket has no
-such command); "reload" makes the running core re-read the configuration,
-keeping calls in progress.
+"Reload" makes the running core re-read the configuration, keeping calls
+in progress. "Restart" asks the core to exit and be started again by its
+supervisor (systemd, or ``smallpbx run``): once no call is up (the
+default, like Asterisk's "core restart when convenient") or now.
 """
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import PasswordField
+from wtforms import PasswordField, RadioField
 from wtforms.validators import Length, Optional
 
 from firmware.errors import ConfigError, ControlError
@@ -39,6 +40,12 @@ class RestoreForm(BoxForm):
                                validators=[Optional(), Length(max=256, message=TOO_LONG)])
 
 
+class RestartForm(BoxForm):
+    when = RadioField(_l("When"), default="idle", choices=[
+        ("idle", _l("As soon as no call is up (calls are still answered until then)")),
+        ("now", _l("Now: calls in progress are cut off"))])
+
+
 def size(n: int | None) -> str:
     if n is None:
         return "–"
@@ -61,11 +68,12 @@ def duration(seconds: float | None) -> str:
     return gettext("%(m)d min", m=mins)
 
 
-def _page(backup_form=None, restore_form=None, status: int = 200):
+def _page(backup_form=None, restore_form=None, restart_form=None, status: int = 200):
     box = get_box()
     return render_template("system/index.html", info=info.collect(box, current_app.config), size=size,
                            duration=duration, backup_form=backup_form or BackupForm(formdata=None),
-                           restore_form=restore_form or RestoreForm(formdata=None)), status
+                           restore_form=restore_form or RestoreForm(formdata=None),
+                           restart_form=restart_form or RestartForm(formdata=None)), status
 
 
 @bp.route("/")
@@ -81,12 +89,53 @@ def reload():
         get_box().core("reload")
     except ControlError as exc:
         if isinstance(exc.__cause__, OSError):
-            flash(gettext("The phone system core is not running; it reads the configuration when it starts."),
-                  "warning")
+            _core_not_running()
         else:
             flash(gettext("The core did not reload: %(error)s", error=str(exc)), "error")
     else:
         flash(gettext("The core re-read the configuration. Calls in progress were kept."), "success")
+    return redirect(url_for("system.index"))
+
+
+def _core_not_running() -> None:
+    flash(gettext("The phone system core is not running; it reads the configuration when it starts."), "warning")
+
+
+def _core_refused(exc: ControlError) -> None:
+    if isinstance(exc.__cause__, OSError):
+        _core_not_running()
+    else:
+        flash(gettext("The core refused: %(error)s", error=str(exc)), "error")
+
+
+@bp.route("/restart", methods=["POST"])
+@admin_required
+def restart():
+    form = RestartForm()
+    if not form.validate_on_submit():
+        return _page(restart_form=form, status=400)
+    try:
+        get_box().core("restart", when=form.when.data)
+    except ControlError as exc:
+        _core_refused(exc)
+    else:
+        if form.when.data == "now":
+            flash(gettext("The core is restarting; calls can be made again in a few seconds."), "success")
+        else:
+            flash(gettext("The core restarts as soon as no call is up."), "success")
+    return redirect(url_for("system.index"))
+
+
+@bp.route("/restart/cancel", methods=["POST"])
+@admin_required
+def cancel_restart():
+    try:
+        result = get_box().core("restart", when="cancel")
+    except ControlError as exc:
+        _core_refused(exc)
+    else:
+        if result.get("cancelled"):
+            flash(gettext("The restart was cancelled."), "success")
     return redirect(url_for("system.index"))
 
 
