@@ -77,7 +77,8 @@ class CoreDaemon:
                                                          or self.lines.route(dialed, caller))
         self.engine.line_leg_ended = self.lines.leg_gone
         self.engine.trunk_state_hook = self.lines.trunk_state
-        self.service = ServiceCalls(self.engine, paths.prompts, self.engine._prompt_path, self.lines)
+        self.service = ServiceCalls(self.engine, paths.prompts, self.engine._prompt_path, self.lines,
+                                    work_dir=paths.run / "prompt-recordings")
         self.engine.commands["record-prompt"] = lambda args: self.service.record_prompt(
             str(args.get("extension", "")), str(args.get("name", "")), str(args.get("language", "")))
         self.engine.commands["test-call"] = lambda args: self.service.test_call(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import tempfile
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,9 +59,11 @@ class ServiceCalls:
     :param prompts_dir: the box's prompts folder.
     :param prompt_path: prompt name -> WAV path in the box's language.
     :param lines: the LineBank (``place_call`` through a line).
+    :param work_dir: where a prompt is recorded before it is installed;
+        emptied here, since a crash may have left a half recording in it.
     """
 
-    def __init__(self, engine, prompts_dir: Path, prompt_path: Callable[[str], Path], lines):
+    def __init__(self, engine, prompts_dir: Path, prompt_path: Callable[[str], Path], lines, work_dir: Path):
         self.engine = engine
         self.prompts_dir = Path(prompts_dir)
         self.prompt_path = prompt_path
@@ -69,7 +71,8 @@ class ServiceCalls:
         self.jobs: dict[str, _Job] = {}
         self._by_leg: dict[int, _Job] = {}
         self._ids = itertools.count(1)
-        self._tmp = Path(tempfile.mkdtemp(prefix="smallpbx-recording-"))
+        self._work_dir = Path(work_dir)
+        shutil.rmtree(self._work_dir, ignore_errors=True)
 
     # -- commands (owner thread) ---------------------------------------------------------
     def record_prompt(self, extension: str, name: str, language: str) -> dict:
@@ -134,7 +137,8 @@ class ServiceCalls:
             self.engine.play(leg, self.prompt_path("playback-test"), on_done=lambda: self._finish_test(job))
 
     def _start_recording(self, job: _Job) -> None:
-        job.recording = self._tmp / f"{job.id}.wav"
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+        job.recording = self._work_dir / f"{job.id}.wav"
         if not self.engine.record(job.leg, job.recording):
             self._fail(job, "the recording could not start")
             self.engine.hangup(job.leg)

@@ -466,5 +466,7 @@ def test_owner_records_the_greeting_by_phone(ccbox, tmp_path):
     assert finish_phone(phone).last("done")["answered"]
     recorded = read_wav(box.data / "prompts" / "custom" / "zh_CN" / "shop-greeting.wav")
     assert found_anywhere(speech, recorded, 1, seconds=2) > 0.7, "the recording is not what the owner said"
+    # Recorded in the box's run folder (not a temp folder left behind at each start), and moved from it.
+    assert list((box.data / "run" / "prompt-recordings").iterdir()) == []
     refused = box.cli("prompt", "record", "../evil", "--extension", "101", check=False)
     assert refused.returncode != 0 and "letters, digits" in refused.stderr
