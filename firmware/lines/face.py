@@ -44,10 +44,9 @@ class ModemLine:
         self.check_every = check_every
         # Levels: what the caller says (rx) and what the box says to them (tx);
         # both rings correct the drift between the modem's clock and pjsua's.
-        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS,
-                                gain_db=config.get("rx_gain_db", 0))
-        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=LINE_RING_TARGET_MS,
-                                  gain_db=config.get("tx_gain_db", 0))
+        target = self.ring_target_ms(config)
+        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target, gain_db=config.get("rx_gain_db", 0))
+        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target, gain_db=config.get("tx_gain_db", 0))
         self.signal_dbm: int | None = None
         self.state = "starting"
         self.detail = ""
@@ -55,6 +54,12 @@ class ModemLine:
         self._jobs: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    @classmethod
+    def ring_target_ms(cls, config: dict) -> float:
+        """The rings' fill: a voice path that delivers in bigger or less regular
+        blocks than the modem's 20 ms frames needs more."""
+        return LINE_RING_TARGET_MS
 
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:

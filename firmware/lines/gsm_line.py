@@ -69,6 +69,14 @@ class GsmLine(ModemLine):
         # kept by the line, so a reopened modem still joins them.
         self.sms_parts = Reassembler()
 
+    @classmethod
+    def ring_target_ms(cls, config: dict) -> float:
+        if config.get("sound_device") and not config.get("pcm_device"):
+            # A card delivers a period at a time (JACK: ~21 ms, not 20 ms frames).
+            from firmware.hw.soundcard import RING_TARGET_MS
+            return RING_TARGET_MS
+        return super().ring_target_ms(config)
+
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:
         if self.pump is not None:
