@@ -273,6 +273,13 @@ def test_history_recordings_and_reports_in_a_browser(browser, served):
     assert not errors, errors
 
 
+def _uptime_or_none(box):
+    try:
+        return box.status()["uptime"]
+    except AssertionError:              # the status command failed: the core is restarting
+        return None
+
+
 def test_lines_and_system_pages_in_a_browser(browser, tmp_path):
     """The owner adds the shop's GSM line (the simulated modem of `smallpbx run`) and an
     outbound route, sees the line come up on the running box, then opens the system page,
@@ -336,6 +343,16 @@ def test_lines_and_system_pages_in_a_browser(browser, tmp_path):
             page.click("#reload")
             page.wait_for_url(base + "/system/")
             assert "re-read the configuration" in page.locator(".flash").inner_text()
+            # Restart when idle: no call is up, so the core restarts at once and comes back.
+            uptime = box.status()["uptime"]
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.click("#restart")
+            page.wait_for_url(base + "/system/")
+            assert "as soon as no call is up" in page.locator(".flash").inner_text()
+            box_helpers().wait_until(lambda: _uptime_or_none(box) is not None and _uptime_or_none(box) < uptime,
+                                     30, "the core to restart")
+            page.goto(base + "/system/")
+            assert page.locator("#core-state").inner_text().startswith("running")
         with page.expect_download() as download:
             page.click("#download-backup")
         saved = json.loads(open(download.value.path(), encoding="utf-8").read())
