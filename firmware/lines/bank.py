@@ -7,7 +7,10 @@ contact center then drives like SIP legs: an incoming call takes the
 line's inbound route. It is also the leg owner for extensions calling out:
 a SIP leg whose number matches an outbound route rings the far end through
 a line, and the two legs are bridged when it answers. Texts are stored in
-the record store; a line going down or coming back raises an alert.
+the record store; a line going down or coming back raises an alert. A line
+that takes texts off a SIM gets a journal in the record store before it
+starts (:mod:`firmware.lines.sms_journal`), so a restart loses none, and a
+text's journal rows go in the transaction that stores it.
 
 It never imports pjsua2 or touches a serial port: the engine and the line
 drivers do that.
@@ -23,6 +26,7 @@ from typing import Callable
 from firmware.config.lines import LinesConfig
 from firmware.errors import CapacityError, ControlError
 from firmware.lines.alerts import Alerter
+from firmware.lines.sms_journal import SmsPartJournal
 from firmware.telephony import outbound
 from firmware.telephony.cdr import CallRecord, Disposition
 
@@ -80,6 +84,8 @@ class LineBank:
         for name, rec in wanted.items():
             if name not in self.lines:
                 line = self.make_line(rec, self)
+                if hasattr(line, "keep_sms_parts_in"):    # it deletes texts from a SIM
+                    line.keep_sms_parts_in(SmsPartJournal(self.records, name))
                 self.lines[name] = line
                 self.configs[name] = rec
                 if line.kind != "sip":            # a trunk's audio is RTP, not a port
@@ -137,8 +143,11 @@ class LineBank:
             del self._leg_of_line[line_name]
 
     def sms(self, line, message) -> None:
-        self.records.add_sms(self.clock(), line.name, "in", message.sender, message.text, "received",
-                             message.sent_at)
+        row = self.records.add_sms(self.clock(), line.name, "in", message.sender, message.text, "received",
+                                   message.sent_at, parts=message.journal_rows)
+        if row is None:
+            log.info("line %s: text from %s stored already", line.name, message.sender)
+            return
         log.info("line %s: text from %s (%d characters)", line.name, message.sender, len(message.text))
         self.changed = True
 

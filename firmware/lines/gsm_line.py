@@ -10,6 +10,8 @@ back through ``listener`` (``incoming``, ``answered``, ``digit``,
 
 Threads:
 - the modem's reader thread (URCs) only translates events and posts them;
+- the modem's worker thread reads texts off the SIM and, through the
+  reassembler, saves each in the journal (records.db) before deleting it;
 - ``worker`` runs the commands the owner thread asked for (AT commands
   block for up to seconds; the owner thread must never wait on a modem);
 - ``health`` runs the supervisor's check every ``check_every`` seconds
@@ -28,7 +30,7 @@ from firmware.errors import SmallPbxError
 from firmware.hw.modem.at import ModemError
 from firmware.hw.modem.gsm import (CallAnswered, CallEnded, DtmfReceived, GsmModem, IncomingCall,
                                    LineState, SmsReceived)
-from firmware.hw.modem.sms_pdu import Reassembler
+from firmware.hw.modem.sms_pdu import JournalError, PartJournal, Reassembler
 from firmware.hw.modem.supervisor import LineSupervisor
 from firmware.lines.face import ModemLine
 from firmware.lines.pcm_pump import SerialPcmPump
@@ -66,7 +68,8 @@ class GsmLine(ModemLine):
                                       on_error=lambda exc: log.error("line %s: %s", self.name, exc))
         self._dialing = threading.Event()     # an outgoing call waits for its answer
         # Parts of long texts already read off the SIM (and deleted there):
-        # kept by the line, so a reopened modem still joins them.
+        # kept by the line, so a reopened modem still joins them, and in a
+        # journal once keep_sms_parts_in() gives one, so a restart does too.
         self.sms_parts = Reassembler()
 
     @classmethod
@@ -78,7 +81,13 @@ class GsmLine(ModemLine):
         return super().ring_target_ms(config)
 
     # -- life ------------------------------------------------------------------------
+    def keep_sms_parts_in(self, journal: PartJournal) -> None:
+        """Save every text taken off the SIM in ``journal`` until it is
+        stored whole (:mod:`firmware.lines.sms_journal`). Before :meth:`start`."""
+        self.sms_parts = Reassembler(journal=journal)
+
     def start(self) -> None:
+        self._restore_sms()
         if self.pump is not None:
             try:
                 self.pump.start()
@@ -92,6 +101,17 @@ class GsmLine(ModemLine):
         if self.pump is not None:
             self.pump.close()
         self.supervisor.close()
+
+    def _restore_sms(self) -> None:
+        """Parts the journal kept through a restart wait again, on the
+        modem's clock; texts already whole (or overdue) go to the listener."""
+        try:
+            texts = self.sms_parts.restore(time.monotonic())
+        except JournalError as exc:   # they stay in the journal for the next start
+            log.error("line %s: kept text parts not loaded: %s", self.name, exc)
+            return
+        for message in texts:
+            self._on_modem_event(SmsReceived.of(message))
 
     def _make_modem(self) -> GsmModem:
         return GsmModem(self.config["device"], vendor=self.config.get("vendor", "sim7600"),

@@ -1,9 +1,15 @@
-"""Call records and the queue event log, in one sqlite file.
+"""Call records, the queue event log, texts and line events, in one sqlite file.
 
 One writer: the core. Readers (status, web page, reports) open their own
 connections; WAL mode lets them read while the core writes. Durability:
 ``synchronous=FULL`` in WAL mode, so a committed record survives a power
 cut; a kill -9 mid-write loses at most that record, never the file.
+
+Threads in the core: the owner thread writes records, control threads read
+them, and a GSM line's modem worker saves the parts of texts it takes off
+the SIM (``sms_parts``, see :mod:`firmware.lines.sms_journal`). They share
+one connection behind one lock, so statements never interleave and a
+transaction holds the lock from BEGIN to COMMIT.
 
 Appending costs the same with ten records or a million: rows go to the
 end of an integer primary key, and every index is a B-tree on time or
@@ -15,6 +21,7 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Iterable
 
 from firmware.telephony.cdr import CallRecord
 from firmware.telephony.queues import QueueEvent
@@ -64,6 +71,19 @@ CREATE TABLE IF NOT EXISTS sms (
     network_time TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sms_time ON sms(time);
+CREATE TABLE IF NOT EXISTS sms_parts (   -- taken off a SIM, not yet in a whole text in sms
+    id INTEGER PRIMARY KEY,
+    line TEXT NOT NULL,
+    received REAL NOT NULL,       -- wall clock, when read off the SIM
+    sender TEXT NOT NULL,
+    ref_bits INTEGER NOT NULL,    -- 8 | 16; 0: a text in one part
+    ref INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    text BLOB NOT NULL,           -- UTF-8 that may hold half a surrogate pair (surrogatepass)
+    sent_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_parts_line ON sms_parts(line, id);
 CREATE TABLE IF NOT EXISTS line_events (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
@@ -99,9 +119,17 @@ class RecordStore:
         return self
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._lock:            # not under a statement another thread is running
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _open_db(self) -> sqlite3.Connection:
+        """The connection; a closed store raises sqlite3's own error (a
+        modem thread may still write while the core shuts down)."""
+        if self._db is None:
+            raise sqlite3.ProgrammingError(f"{self.path.name} is closed")
+        return self._db
 
     def __enter__(self):
         return self.open()
@@ -171,11 +199,60 @@ class RecordStore:
 
     # -- text messages and line events --------------------------------------------
     def add_sms(self, when: float, line: str, direction: str, number: str, text: str,
-                status: str, network_time: str = "") -> int:
+                status: str, network_time: str = "", *, parts: Iterable[int] = ()) -> int | None:
+        """Store a text; its row id.
+
+        :param parts: the ``sms_parts`` rows it was joined from, deleted in
+            the same transaction. If none of them is left, the text is stored
+            already (given out again after a restart): nothing is added and
+            the result is None.
+        """
+        parts = list(parts)
+        row = (when, line, direction, number, text, status, network_time)
+        insert = ("INSERT INTO sms (time, line, direction, number, text, status, network_time)"
+                  " VALUES (?,?,?,?,?,?,?)")
         with self._lock:
-            return self._db.execute(
-                "INSERT INTO sms (time, line, direction, number, text, status, network_time)"
-                " VALUES (?,?,?,?,?,?,?)", (when, line, direction, number, text, status, network_time)).lastrowid
+            db = self._open_db()
+            if not parts:
+                return db.execute(insert, row).lastrowid
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = sum(db.execute("DELETE FROM sms_parts WHERE id = ?", (p,)).rowcount for p in parts)
+                sms_id = db.execute(insert, row).lastrowid if removed else None
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            return sms_id
+
+    def add_sms_part(self, line: str, received: float, sender: str, ref_bits: int, ref: int,
+                     total: int, seq: int, text: bytes, sent_at: str) -> int:
+        """Keep one part taken off a SIM (committed on return); its row id."""
+        with self._lock:
+            return self._open_db().execute(
+                "INSERT INTO sms_parts (line, received, sender, ref_bits, ref, total, seq, text, sent_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (line, received, sender, ref_bits, ref, total, seq, text, sent_at)).lastrowid
+
+    def sms_parts(self, line: str) -> list[dict]:
+        """A line's kept parts, oldest row first."""
+        with self._lock:
+            cur = self._open_db().execute("SELECT * FROM sms_parts WHERE line = ? ORDER BY id", (line,))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def forget_sms_parts(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            db = self._open_db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("DELETE FROM sms_parts WHERE id = ?", [(i,) for i in ids])
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
 
     def set_sms_status(self, sms_id: int, status: str) -> None:
         with self._lock:

@@ -261,3 +261,65 @@ def test_parts_survive_a_new_modem_object_on_the_same_line(rig):
         assert next_event(events, SmsReceived).text == "y" * 200
     finally:
         again.close()
+
+
+def test_a_part_is_in_the_journal_before_it_leaves_the_sim_and_survives_a_restart(rig, tmp_path):
+    # The core restarts (new store, journal, reassembler, modem) between the parts.
+    from firmware.lines.sms_journal import SmsPartJournal
+    from firmware.records.store import RecordStore
+
+    class WatchedJournal(SmsPartJournal):
+        def save(self, part):
+            row = super().save(part)
+            saved_before_delete.append(not any(c.startswith("AT+CMGD=") for c in emu.commands))
+            return row
+
+    saved_before_delete: list[bool] = []
+    store = RecordStore(tmp_path / "records.db").open()
+    modem, emu, events = rig("ec25", modem_kw={"reassembler": Reassembler(journal=WatchedJournal(store, "gsm1"))})
+    modem.start()
+    assert modem.wait_idle()
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=8)))
+    first, second = network.deliver_tpdus("10086", "z" * 200, when, ref=77)
+    emu.deliver_pdu(first)
+    deleted(modem, emu, 1)
+    assert saved_before_delete == [True] and len(store.sms_parts("gsm1")) == 1
+    modem.close()
+    store.close()
+
+    store = RecordStore(tmp_path / "records.db").open()
+    parts = Reassembler(journal=SmsPartJournal(store, "gsm1"))
+    assert parts.restore(time.monotonic()) == [] and parts.pending == 1
+    again = GsmModem(emu.path, vendor="ec25", on_event=events.put, reassembler=parts)
+    try:
+        again.start()
+        emu.deliver_pdu(second)
+        sms = next_event(events, SmsReceived)
+        assert sms.text == "z" * 200 and len(sms.journal_rows) == 2
+        assert store.add_sms(0.0, "gsm1", "in", sms.sender, sms.text, "received", sms.sent_at,
+                             parts=sms.journal_rows) is not None
+        assert store.sms_parts("gsm1") == [] and len(store.sms()) == 1
+    finally:
+        again.close()
+        store.close()
+
+
+def test_a_part_the_journal_refuses_stays_on_the_sim(rig):
+    from firmware.hw.modem.sms_pdu import JournalError
+
+    class FullDisk:
+        def save(self, part):
+            raise JournalError("disk full")
+
+    modem, emu, events = rig("sim7600", modem_kw={"reassembler": Reassembler(journal=FullDisk())})
+    modem.start()
+    assert modem.wait_idle()
+    for n, text in enumerate(("short and sweet", "and the worker still reads"), 1):
+        emu.deliver_sms("10086", text)
+        deadline = time.monotonic() + 3
+        while len([c for c in emu.commands if c.startswith("AT+CMGR=")]) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert modem.wait_idle()
+    assert len([c for c in emu.commands if c.startswith("AT+CMGR=")]) == 2
+    assert not any(c.startswith("AT+CMGD=") for c in emu.commands)
+    assert stored_on_sim(modem) == 2 and sms_events(events) == []

@@ -11,12 +11,14 @@ is bridged elsewhere (issue 4's audio bridge).
 Texts go both ways in PDU mode (``AT+CMGF=0``; :mod:`sms_pdu` encodes and
 decodes): only there does a long text's User Data Header show, so its parts
 can be joined. ``+CMTI`` → ``AT+CMGR=<i>`` → decoded → the line's
-:class:`~firmware.hw.modem.sms_pdu.Reassembler` → ``AT+CMGD=<i>`` at once
-(the SIM never fills up, even with half a text on it) → one
-:class:`SmsReceived` per whole text. A text still missing a part after the
-reassembler's timeout is reported with the gap marked; the worker thread
-gives those out while it waits for work. ``send_sms`` splits a long text and
-sends each part with its own ``AT+CMGS=<length>``.
+:class:`~firmware.hw.modem.sms_pdu.Reassembler`, which saves it in its
+journal (if it has one) → ``AT+CMGD=<i>`` at once (the SIM never fills up,
+even with half a text on it) → one :class:`SmsReceived` per whole text,
+naming the journal rows its storer forgets. A part the journal refused
+stays on the SIM (read again at the next init). A text still missing a
+part after the reassembler's timeout is reported with the gap marked; the
+worker thread gives those out while it waits for work. ``send_sms`` splits
+a long text and sends each part with its own ``AT+CMGS=<length>``.
 
 SIM PIN: entered once from the config; if the SIM refuses it, it is never
 sent again (a second blind retry would use up the attempts and lock the SIM
@@ -40,7 +42,8 @@ from typing import Callable
 import serial
 
 from firmware.hw.modem.at import AtChannel, CommandError, ModemError, ModemTimeout
-from firmware.hw.modem.sms_pdu import Message, PduError, Reassembler, SmsDeliver, decode_deliver, encode_submit
+from firmware.hw.modem.sms_pdu import (JournalError, Message, PduError, Reassembler, SmsDeliver, decode_deliver,
+                                       encode_submit)
 from firmware.hw.modem.vendors import Vendor, is_urc, vendor as get_vendor
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,8 @@ class SmsReceived:
         (zone in quarter hours), as text mode shows it; "" if unreadable.
     :param parts: how many parts it was sent in.
     :param missing: the parts that never came (their place is marked in ``text``).
+    :param journal_rows: the reassembler's journal rows it was made of
+        (:attr:`~firmware.hw.modem.sms_pdu.Message.journal_rows`).
     """
 
     sender: str
@@ -81,6 +86,12 @@ class SmsReceived:
     sent_at: str
     parts: int = 1
     missing: tuple[int, ...] = ()
+    journal_rows: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, message: Message) -> "SmsReceived":
+        return cls(message.sender, message.text, message.sent_at, message.parts, message.missing,
+                   message.journal_rows)
 
 
 @dataclass(frozen=True)
@@ -365,16 +376,20 @@ class GsmModem:
         return out
 
     def _accept(self, stat: int, length: int, pdu: str) -> list[Message]:
-        """Hand a stored PDU to the reassembler; the texts complete now."""
+        """Hand a stored PDU to the reassembler; the texts complete now.
+
+        :raises JournalError: the reassembler's journal did not keep it.
+        """
         if stat in STORED_SENT:
             log.info("deleting a message stored to be sent (not a text received)")
             return []
         try:
             part = decode_deliver(pdu, tpdu_length=length)
         except PduError as exc:
-            # Never lost without a trace: the owner sees that something came.
+            # Never lost without a trace: the owner sees that something came
+            # (through the reassembler, so its journal keeps the notice too).
             log.error("unreadable text message (%s): %s", exc, pdu)
-            return [Message("", f"[unreadable text message: {pdu}]", "")]
+            part = SmsDeliver(sender="", text=f"[unreadable text message: {pdu}]", timestamp=None)
         if part.silent:
             log.info("silent message (type 0) from %s discarded", part.sender)
             return []
@@ -382,7 +397,7 @@ class GsmModem:
 
     def _hand_out(self, messages: list[Message]) -> None:
         for m in messages:
-            self.on_event(SmsReceived(m.sender, m.text, m.sent_at, m.parts, m.missing))
+            self.on_event(SmsReceived.of(m))
 
     # -- unsolicited lines (reader thread) -----------------------------------------
     def _urc(self, line: str) -> None:
@@ -463,11 +478,16 @@ class GsmModem:
 
     def _take_sms(self, index: int, stored: tuple[int, int, str] | None = None) -> None:
         """Read a stored message (unless ``stored`` has it), hand it to the
-        reassembler, delete it so the SIM never fills up, then report the
-        texts that are whole now."""
+        reassembler (whose journal has it once that returns), delete it so
+        the SIM never fills up, then report the texts that are whole now."""
         if stored is None:
             stored = self._read_pdu(index)
-        messages = self._accept(*stored) if stored is not None else []
+        try:
+            messages = self._accept(*stored) if stored is not None else []
+        except JournalError as exc:
+            # Kept nowhere else: the SIM holds it until the next init reads it again.
+            log.error("text message %d left on the SIM: %s", index, exc)
+            return
         try:
             self.at(f"AT+CMGD={index}")
         finally:

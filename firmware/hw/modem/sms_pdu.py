@@ -6,7 +6,9 @@ Owns: decoding the SMS-DELIVER PDUs a modem lists in PDU mode
 ``AT+CMGS=<length>`` sends (split into concatenated parts when the text is
 long), and :class:`Reassembler`, which joins the parts of a long text.
 Pure: no I/O, no clock (the time is passed in), no AT commands; the modem
-(:mod:`firmware.hw.modem.gsm`) does those. The emulator
+(:mod:`firmware.hw.modem.gsm`) does those. A reassembler's journal (where
+parts outlive a restart) is handed in by the line; nothing here imports
+the record store. The emulator
 (:mod:`firmware.sim.pdu`) has its own, separately written PDU code so that
 each checks the other: neither may import the other's.
 
@@ -26,11 +28,15 @@ default alphabet and UCS2 otherwise, so any language goes out intact.
 """
 from __future__ import annotations
 
+import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Iterable, Protocol
 
 from firmware.errors import SmallPbxError
+
+log = logging.getLogger(__name__)
 
 # -- TS 23.038 §6.2.1: the GSM 7-bit default alphabet, in code order ----------------------
 # 0x1B is the escape to the extension table (kept as U+001B here).
@@ -444,12 +450,16 @@ LATE_MARK = "[part {seq} of {total}, late] "
 # Parts of one text come seconds apart while the box is registered. One
 # still missing after 30 min waits on a service centre's retry schedule
 # (hours, if ever): the owner sees the text now, marked, and the part on
-# its own (marked "late") if it turns up. Parts live in memory only once
-# the SIM is emptied, so a short wait also bounds what a power cut loses.
+# its own (marked "late") if it turns up. With a journal, parts taken off
+# the SIM outlive a restart, and the wait counts from when they came.
 REASSEMBLY_TIMEOUT_S = 30 * 60.0
 MAX_PENDING = 64              # long texts waiting for parts; the oldest goes out first
 REMEMBER_S = 24 * 3600.0      # how long a text given out recognises its late or repeated parts
 MAX_REMEMBERED = 512
+
+
+class JournalError(SmallPbxError, OSError):
+    """A journal could not keep a part (the caller leaves it on the SIM)."""
 
 
 @dataclass(frozen=True)
@@ -458,6 +468,8 @@ class Message:
 
     :param parts: how many parts the sender sent it in (1: not a long text).
     :param missing: numbers of the parts not in ``text`` (marked there).
+    :param journal_rows: the journal rows holding what it was made of; who
+        stores the text forgets them (in the same transaction, if it can).
     """
 
     sender: str
@@ -465,12 +477,42 @@ class Message:
     sent_at: str
     parts: int = 1
     missing: tuple[int, ...] = ()
+    journal_rows: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeptPart:
+    """A part a journal gave back: its row, the part, seconds since it came."""
+
+    row: int
+    part: SmsDeliver
+    age: float
+
+
+class PartJournal(Protocol):
+    """Where a :class:`Reassembler` keeps what it was given, so that a
+    restart loses no text taken off the SIM. The line supplies one (in the
+    record store); this driver never imports the store.
+
+    ``save(part)`` keeps a part (or a text in one part) and returns its row,
+    committed by the time it returns, or raises :class:`JournalError`.
+    ``load()`` gives back every part still kept, in the order saved, with
+    its age (a restart resets monotonic clocks; the journal keeps the wall
+    time). ``forget(rows)`` drops rows.
+    """
+
+    def save(self, part: SmsDeliver) -> int: ...
+
+    def load(self) -> list[KeptPart]: ...
+
+    def forget(self, rows: Iterable[int]) -> None: ...
 
 
 @dataclass
 class _Pending:
     parts: dict[int, SmsDeliver]
     last_seen: float
+    rows: list[int] = field(default_factory=list)   # journal rows of its parts
 
 
 @dataclass
@@ -519,17 +561,28 @@ class Reassembler:
     the reference (some phones always use the same one): a new text starts,
     and one still waiting goes out as it is.
 
+    With a ``journal`` (:class:`PartJournal`), every part kept (and every
+    text in one part) is saved there before :meth:`add` returns, so the
+    caller may then delete it from the SIM; :meth:`restore` takes the parts
+    back after a restart. Each :class:`Message` names its journal rows, and
+    whoever stores the text forgets them: until then a crash repeats the
+    text at the next start rather than lose it.
+
     Thread-safe (one lock), so a line may keep one across modem restarts.
+    Lock order: this lock, then the journal's.
     """
 
     def __init__(self, *, timeout: float = REASSEMBLY_TIMEOUT_S, max_pending: int = MAX_PENDING,
-                 remember: float = REMEMBER_S, max_remembered: int = MAX_REMEMBERED):
+                 remember: float = REMEMBER_S, max_remembered: int = MAX_REMEMBERED,
+                 journal: PartJournal | None = None):
         self.timeout = timeout
         self.max_pending = max_pending
         self.remember = remember
         self.max_remembered = max_remembered
+        self.journal = journal
         self._pending: dict[tuple, _Pending] = {}
         self._done: dict[tuple, _Done] = {}
+        self._held: list[Message] = []    # given out during an add the journal refused
         self._lock = threading.Lock()
 
     @property
@@ -541,52 +594,115 @@ class Reassembler:
     def next_deadline(self) -> float | None:
         """When :meth:`expire` next has something to give out; None if nothing waits."""
         with self._lock:
+            if self._held:
+                return -float("inf")
             if not self._pending:
                 return None
             return min(p.last_seen for p in self._pending.values()) + self.timeout
 
     def add(self, part: SmsDeliver, now: float) -> list[Message]:
+        """Take one part (or a text in one part); the texts whole now.
+
+        :raises JournalError: the journal could not save the part. The part
+            is not taken (leave it on the SIM); texts that became due meanwhile
+            come with the next call.
+        """
         with self._lock:
-            out = self._expire(now)
-            c = part.concat
-            if c is None:
-                out.append(Message(part.sender, _finish(part.text), part.sent_at))
-                return out
-            key = (part.sender, c.ref_bits, c.ref, c.total)
-            done = self._done.get(key)
-            if done is not None:
-                seen = done.seqs.get(c.seq)
-                if seen is None:                # missing when the text went out
-                    done.seqs[c.seq] = hash(part.text)
-                    others = tuple(s for s in range(1, c.total + 1) if s != c.seq)
-                    text = LATE_MARK.format(seq=c.seq, total=c.total) + _finish(part.text)
-                    out.append(Message(part.sender, text, part.sent_at, c.total, others))
-                    return out
-                if seen == hash(part.text):
-                    return out                  # in it already: read again off the SIM
-                del self._done[key]             # new content: the sender reused the reference
-            waiting = self._pending.get(key)
-            if waiting is not None and c.seq in waiting.parts:
-                if waiting.parts[c.seq].text == part.text:
-                    return out                  # the same part again
-                out.append(self._give_out(key, now))
-                del self._done[key]             # the same reference for a new text
-                waiting = None
-            if waiting is None:
-                if len(self._pending) >= self.max_pending:
-                    oldest = min(self._pending, key=lambda k: self._pending[k].last_seen)
-                    out.append(self._give_out(oldest, now))
-                waiting = self._pending[key] = _Pending({}, now)
-            waiting.parts[c.seq] = part
-            waiting.last_seen = now
-            if len(waiting.parts) == c.total:
-                out.append(self._give_out(key, now))
+            out = self._held + self._expire(now)
+            self._held = []
+            try:
+                out += self._take(part, now)
+            except JournalError:
+                self._held = out
+                raise
             return out
 
     def expire(self, now: float) -> list[Message]:
         """Give out the texts whose parts stopped coming ``timeout`` ago."""
         with self._lock:
-            return self._expire(now)
+            out = self._held + self._expire(now)
+            self._held = []
+            return out
+
+    def restore(self, now: float) -> list[Message]:
+        """Take back what the journal kept (after a restart), each part as if
+        it came ``age`` seconds before ``now``, so a timeout still counts
+        from when the parts came. Returns the texts whole or overdue now;
+        rows that only repeat a part are forgotten. Call once, before the
+        first :meth:`add`.
+
+        :raises JournalError: the journal could not be read.
+        """
+        if self.journal is None:
+            return []
+        kept = self.journal.load()
+        repeats: list[int] = []
+        with self._lock:
+            out = []
+            for k in kept:
+                at = now - max(0.0, k.age)    # a clock set back at boot: the wait starts again
+                out += self._expire(at)
+                out += self._take(k.part, at, row=k.row, repeats=repeats)
+            out += self._expire(now)
+        if repeats:
+            try:
+                self.journal.forget(repeats)
+            except JournalError as exc:     # housekeeping only: dropped again at the next start
+                log.warning("repeated text parts not forgotten: %s", exc)
+        return out
+
+    def _keep(self, part: SmsDeliver, row: int | None) -> tuple[int, ...]:
+        """The part's journal rows: saved now unless replayed from the journal."""
+        if row is not None:
+            return (row,)
+        if self.journal is None:
+            return ()
+        return (self.journal.save(part),)
+
+    def _take(self, part: SmsDeliver, now: float, *, row: int | None = None,
+              repeats: list[int] | None = None) -> list[Message]:
+        """One part in. ``row``: its journal row when replayed from the
+        journal (a repeat's row then goes to ``repeats``); otherwise a part
+        worth keeping is saved first."""
+        c = part.concat
+        if c is None:
+            rows = self._keep(part, row)
+            return [Message(part.sender, _finish(part.text), part.sent_at, journal_rows=rows)]
+        key = (part.sender, c.ref_bits, c.ref, c.total)
+        done = self._done.get(key)
+        seen = done.seqs.get(c.seq) if done is not None else None
+        waiting = self._pending.get(key)
+        if (seen is not None and seen == hash(part.text)) or (
+                waiting is not None and c.seq in waiting.parts and waiting.parts[c.seq].text == part.text):
+            # In a text already (read again off the SIM): nothing to keep.
+            if row is not None and repeats is not None:
+                repeats.append(row)
+            return []
+        # Saved before anything changes: if the journal refuses, nothing happened.
+        rows = self._keep(part, row)
+        out: list[Message] = []
+        if done is not None:
+            if seen is None:                    # missing when the text went out
+                done.seqs[c.seq] = hash(part.text)
+                others = tuple(s for s in range(1, c.total + 1) if s != c.seq)
+                text = LATE_MARK.format(seq=c.seq, total=c.total) + _finish(part.text)
+                return [Message(part.sender, text, part.sent_at, c.total, others, rows)]
+            del self._done[key]                 # new content: the sender reused the reference
+        if waiting is not None and c.seq in waiting.parts:
+            out.append(self._give_out(key, now))
+            del self._done[key]                 # the same reference for a new text
+            waiting = None
+        if waiting is None:
+            if len(self._pending) >= self.max_pending:
+                oldest = min(self._pending, key=lambda k: self._pending[k].last_seen)
+                out.append(self._give_out(oldest, now))
+            waiting = self._pending[key] = _Pending({}, now)
+        waiting.parts[c.seq] = part
+        waiting.rows += rows
+        waiting.last_seen = max(waiting.last_seen, now)
+        if len(waiting.parts) == c.total:
+            out.append(self._give_out(key, now))
+        return out
 
     def _expire(self, now: float) -> list[Message]:
         for key in [k for k, d in self._done.items() if now - d.at >= self.remember]:
@@ -596,7 +712,8 @@ class Reassembler:
 
     def _give_out(self, key: tuple, now: float) -> Message:
         sender, _, _, total = key
-        parts = self._pending.pop(key).parts
+        waiting = self._pending.pop(key)
+        parts = waiting.parts
         pieces: list[str] = []
         missing: list[int] = []
         for seq in range(1, total + 1):
@@ -610,4 +727,5 @@ class Reassembler:
         while len(self._done) > self.max_remembered:
             del self._done[next(iter(self._done))]
         first = parts[min(parts)]
-        return Message(sender, _finish("".join(pieces)), first.sent_at, total, tuple(missing))
+        return Message(sender, _finish("".join(pieces)), first.sent_at, total, tuple(missing),
+                       tuple(waiting.rows))
