@@ -195,5 +195,10 @@ class CallCommands:
         args = parse_args(rest)
         if op != "set" or not args:
             raise cme(50)
-        self.pcm_enabled = parse_int(args[0], (0, 1)) == 1
+        on = parse_int(args[0], (0, 1)) == 1
+        if on and (self._call is None or self._call.state != "active"):
+            # The PCM port carries a connected voice call: before VOICE CALL:
+            # BEGIN (or after the end) the module refuses to switch it on.
+            raise cme(3)
+        self.pcm_enabled = on
         return []

@@ -63,6 +63,7 @@ def test_incoming_call_caller_id_answer_dtmf_and_remote_hangup(rig, vendor):
     assert next_event(events, IncomingCall).number == "13800138000"
     modem.answer()
     assert emu.call_state == "active"
+    assert modem.wait_idle() and emu.pcm_enabled == (vendor == "sim7600")
     emu.send_dtmf("5")
     emu.send_dtmf("#")
     assert next_event(events, DtmfReceived).digit == "5"
@@ -77,9 +78,11 @@ def test_dial_out_and_hang_up(rig):
     modem, emu, events = rig("sim7600")
     modem.start()
     modem.dial("10086")
-    assert emu.dialled == ["10086"] and emu.pcm_enabled
+    # The voice port goes on when the far end answers (VOICE CALL: BEGIN), not at ATD's OK.
+    assert emu.dialled == ["10086"] and not emu.pcm_enabled
     emu.remote_answer()
     next_event(events, CallAnswered)
+    assert modem.wait_idle() and emu.pcm_enabled
     modem.hang_up()
     assert emu.call_state == "idle"
     with pytest.raises(ValueError):

@@ -369,7 +369,12 @@ def test_vts_digits_recorded_in_every_form(modem):
 
 def test_cpcmreg_only_on_sim7600_and_off_after_the_call(modem):
     emu, port = modem("sim7600")
-    answered(emu, port)
+    assert port.cmd("AT+CPCMREG=1") == ["ERROR"]       # no voice call to carry (CMEE off: plain ERROR)
+    emu.incoming_call(CALLER)
+    assert port.line() == "RING"
+    assert port.cmd("AT+CPCMREG=1") == ["ERROR"]       # ringing, not connected yet
+    assert port.cmd("ATA")[-1] == "OK"
+    assert port.line() == "VOICE CALL: BEGIN"
     assert port.cmd("AT+CPCMREG=1") == ["OK"]
     assert emu.pcm_enabled
     assert port.cmd("AT+CPCMREG?") == ["+CPCMREG: 1", "OK"]

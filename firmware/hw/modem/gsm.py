@@ -294,11 +294,16 @@ class GsmModem:
 
     # -- calls --------------------------------------------------------------------
     def answer(self) -> None:
-        self.at("ATA", 10)
-        self.ringing = False
+        # In a call before ATA's OK: VOICE CALL: BEGIN may follow it at once,
+        # and the worker switches the voice on only during a call.
         self.in_call = True
-        if self.vendor.pcm_audio:
-            self.at(self.vendor.pcm_audio)
+        try:
+            self.at("ATA", 10)
+        except ModemError:
+            self.in_call = False
+            raise
+        self.ringing = False
+        self._voice_without_begin()
 
     def hang_up(self) -> None:
         self.at(self.vendor.hang_up, 10)
@@ -315,7 +320,15 @@ class GsmModem:
         except ModemError:
             self.in_call = False
             raise
-        if self.vendor.pcm_audio:
+        self._voice_without_begin()
+
+    def _voice_without_begin(self) -> None:
+        """The PCM voice port is switched on once the call is connected:
+        at ``VOICE CALL: BEGIN`` (the worker, see :meth:`_urc`), since the
+        SIM7600 takes ``AT+CPCMREG=1`` only during a voice call, and ATD's
+        OK comes before the far end answers. A vendor that announces no
+        begin gets it here."""
+        if self.vendor.pcm_audio and not self.vendor.call_begin:
             self.at(self.vendor.pcm_audio)
 
     def send_dtmf(self, digit: str) -> None:
@@ -422,6 +435,8 @@ class GsmModem:
                 self.on_event(DtmfReceived(digit))
             return
         if v.call_begin and v.call_begin.match(line):
+            if v.pcm_audio:
+                self._work.put(("voice-on",))   # an AT command: not on the reader thread
             self.on_event(CallAnswered())
             return
         if line in ("NO CARRIER", "BUSY", "NO ANSWER") or (v.call_end and v.call_end.match(line)):
@@ -461,6 +476,9 @@ class GsmModem:
                 elif job[0] == "read-all-sms":
                     for index, stat, length, pdu in self._stored_pdus():
                         self._take_sms(index, (stat, length, pdu))
+                elif job[0] == "voice-on":
+                    if self.in_call:
+                        self.at(self.vendor.pcm_audio)
                 elif job[0] == "reinit":
                     self.in_call = self.ringing = False
                     self.init()
