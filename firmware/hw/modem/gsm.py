@@ -70,28 +70,14 @@ class DtmfReceived:
 
 
 @dataclass(frozen=True)
-class SmsReceived:
-    """A whole text (all its parts joined).
-
-    :param sent_at: the service centre's time stamp, ``yy/MM/dd,hh:mm:ss±zz``
-        (zone in quarter hours), as text mode shows it; "" if unreadable.
-    :param parts: how many parts it was sent in.
-    :param missing: the parts that never came (their place is marked in ``text``).
-    :param journal_rows: the reassembler's journal rows it was made of
-        (:attr:`~firmware.hw.modem.sms_pdu.Message.journal_rows`).
-    """
-
-    sender: str
-    text: str
-    sent_at: str
-    parts: int = 1
-    missing: tuple[int, ...] = ()
-    journal_rows: tuple[int, ...] = ()
+class SmsReceived(Message):
+    """A whole text (all its parts joined), as an event: the reassembler's
+    :class:`~firmware.hw.modem.sms_pdu.Message` (sender, text, ``sent_at``
+    as text mode shows it, parts, missing, journal rows)."""
 
     @classmethod
     def of(cls, message: Message) -> "SmsReceived":
-        return cls(message.sender, message.text, message.sent_at, message.parts, message.missing,
-                   message.journal_rows)
+        return cls(**vars(message))
 
 
 @dataclass(frozen=True)

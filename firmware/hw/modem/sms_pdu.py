@@ -466,6 +466,8 @@ class JournalError(SmallPbxError, OSError):
 class Message:
     """A whole text, as given out by :class:`Reassembler`.
 
+    :param sent_at: the service centre's time stamp, ``yy/MM/dd,hh:mm:ss±zz``
+        (zone in quarter hours), as text mode shows it; "" if unreadable.
     :param parts: how many parts the sender sent it in (1: not a long text).
     :param missing: numbers of the parts not in ``text`` (marked there).
     :param journal_rows: the journal rows holding what it was made of; who
