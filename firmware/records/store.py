@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
@@ -131,6 +132,28 @@ class RecordStore:
             raise sqlite3.ProgrammingError(f"{self.path.name} is closed")
         return self._db
 
+    @contextmanager
+    def _transaction(self):
+        """The connection, under the lock, in one write transaction (it
+        autocommits otherwise): all of it is committed, or none."""
+        with self._lock:
+            db = self._open_db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def _dicts(self, sql: str, args: tuple) -> list[dict]:
+        """The rows of a query as dicts keyed by column name."""
+        with self._lock:
+            cur = self._open_db().execute(sql, args)
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
     def __enter__(self):
         return self.open()
 
@@ -185,16 +208,10 @@ class RecordStore:
             args.append(agent)
         sql += " ORDER BY arrived DESC LIMIT ?"
         args.append(int(limit))
-        with self._lock:
-            cur = self._db.execute(sql, args)
-            names = [c[0] for c in cur.description]
-            rows = cur.fetchall()
-        out = []
-        for row in rows:
-            d = dict(zip(names, row))
+        out = self._dicts(sql, tuple(args))
+        for d in out:
             d["ivr_choices"] = json.loads(d["ivr_choices"])
             d["offers"] = json.loads(d["offers"])
-            out.append(d)
         return out
 
     # -- text messages and line events --------------------------------------------
@@ -211,20 +228,12 @@ class RecordStore:
         row = (when, line, direction, number, text, status, network_time)
         insert = ("INSERT INTO sms (time, line, direction, number, text, status, network_time)"
                   " VALUES (?,?,?,?,?,?,?)")
-        with self._lock:
-            db = self._open_db()
-            if not parts:
-                return db.execute(insert, row).lastrowid
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                removed = sum(db.execute("DELETE FROM sms_parts WHERE id = ?", (p,)).rowcount for p in parts)
-                sms_id = db.execute(insert, row).lastrowid if removed else None
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            return sms_id
+        if not parts:
+            with self._lock:
+                return self._open_db().execute(insert, row).lastrowid
+        with self._transaction() as db:
+            removed = sum(db.execute("DELETE FROM sms_parts WHERE id = ?", (p,)).rowcount for p in parts)
+            return db.execute(insert, row).lastrowid if removed else None
 
     def add_sms_part(self, line: str, received: float, sender: str, ref_bits: int, ref: int,
                      total: int, seq: int, text: bytes, sent_at: str) -> int:
@@ -237,33 +246,18 @@ class RecordStore:
 
     def sms_parts(self, line: str) -> list[dict]:
         """A line's kept parts, oldest row first."""
-        with self._lock:
-            cur = self._open_db().execute("SELECT * FROM sms_parts WHERE line = ? ORDER BY id", (line,))
-            names = [c[0] for c in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        return self._dicts("SELECT * FROM sms_parts WHERE line = ? ORDER BY id", (line,))
 
     def forget_sms_parts(self, ids: Iterable[int]) -> None:
-        with self._lock:
-            db = self._open_db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany("DELETE FROM sms_parts WHERE id = ?", [(i,) for i in ids])
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.executemany("DELETE FROM sms_parts WHERE id = ?", [(i,) for i in ids])
 
     def set_sms_status(self, sms_id: int, status: str) -> None:
         with self._lock:
             self._db.execute("UPDATE sms SET status = ? WHERE id = ?", (status, sms_id))
 
     def sms(self, since: float = 0.0, limit: int = 200) -> list[dict]:
-        with self._lock:
-            cur = self._db.execute("SELECT * FROM sms WHERE time >= ? ORDER BY id DESC LIMIT ?",
-                                   (since, int(limit)))
-            names = [c[0] for c in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        return self._dicts("SELECT * FROM sms WHERE time >= ? ORDER BY id DESC LIMIT ?", (since, int(limit)))
 
     def add_line_event(self, when: float, line: str, state: str, detail: str) -> None:
         with self._lock:
@@ -271,11 +265,8 @@ class RecordStore:
                              (when, line, state, detail))
 
     def line_events(self, since: float = 0.0, limit: int = 200) -> list[dict]:
-        with self._lock:
-            cur = self._db.execute("SELECT * FROM line_events WHERE time >= ? ORDER BY id DESC LIMIT ?",
-                                   (since, int(limit)))
-            names = [c[0] for c in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        return self._dicts("SELECT * FROM line_events WHERE time >= ? ORDER BY id DESC LIMIT ?",
+                           (since, int(limit)))
 
     def count(self) -> int:
         with self._lock:
