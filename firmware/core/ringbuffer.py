@@ -76,6 +76,10 @@ ADAPT_CALM_S = 20.0
 ADAPT_SETTLE_S = 1.0
 
 _BIG_ENDIAN = sys.byteorder == "big"
+# The same in bytes, worked out once rather than at every 20 ms read.
+_STEP_BYTES = int(ADAPT_STEP_MS * BYTES_PER_MS)
+_CALM_BYTES = int(ADAPT_CALM_S * 1000 * BYTES_PER_MS)
+_SETTLE_BYTES = int(ADAPT_SETTLE_S * 1000 * BYTES_PER_MS)
 
 
 def _samples(data: bytes) -> array:
@@ -196,7 +200,7 @@ class AudioRing:
     def read(self, size: int = FRAME_BYTES) -> bytes:
         with self._lock:
             fill = len(self._buf)
-            settled = self._since_clear >= ADAPT_SETTLE_S * 1000 * BYTES_PER_MS
+            settled = self._since_clear >= _SETTLE_BYTES
             if not settled:
                 self._since_clear += size
             if not self._playing:
@@ -222,8 +226,8 @@ class AudioRing:
                 return self._take(size)
             self._calm_bytes += size
             self._lowest = fill if self._lowest is None else min(self._lowest, fill)
-            if self._target > self._base_target and self._calm_bytes >= ADAPT_CALM_S * 1000 * BYTES_PER_MS:
-                if self._lowest - ADAPT_STEP_MS * BYTES_PER_MS >= size:
+            if self._target > self._base_target and self._calm_bytes >= _CALM_BYTES:
+                if self._lowest - _STEP_BYTES >= size:
                     self._adapt(-1)
                 else:                         # the host still needs it: look again later
                     self._calm_bytes, self._lowest = 0, None
@@ -234,8 +238,7 @@ class AudioRing:
         self._calm_bytes, self._lowest = 0, None
         if self._target is None:
             return
-        step = ADAPT_STEP_MS * BYTES_PER_MS
-        self._target = max(self._base_target, min(self._max_target, self._target + direction * step))
+        self._target = max(self._base_target, min(self._max_target, self._target + direction * _STEP_BYTES))
 
     def clear(self) -> None:
         """Forget what is held (a new call must not hear the last one's tail)
@@ -287,15 +290,13 @@ class AudioRing:
 
     def current_target_ms(self) -> float | None:
         """The fill aimed at now: ``target_ms`` raised by underruns, if any."""
-        with self._lock:
-            return None if self._target is None else self._target / BYTES_PER_MS
+        target = self._target                 # one int read: no lock needed
+        return None if target is None else target / BYTES_PER_MS
 
     def counters(self) -> dict:
         """What happened to the audio so far, for status pages and logs."""
-        with self._lock:
-            return {"underruns": self.underruns, "overruns": self.overruns, "drops": self.drops,
-                    "repeats": self.repeats,
-                    "target_ms": None if self._target is None else self._target / BYTES_PER_MS}
+        return {"underruns": self.underruns, "overruns": self.overruns, "drops": self.drops,
+                "repeats": self.repeats, "target_ms": self.current_target_ms()}
 
     def level_ms(self) -> float:
         with self._lock:
