@@ -36,7 +36,7 @@ class ModemLine:
     kind = ""
 
     def __init__(self, config: dict, *, listener, post: Callable[[Callable[[], None]], None],
-                 check_every: float = 8.0):
+                 check_every: float = 8.0, ring_target_ms: float = LINE_RING_TARGET_MS):
         self.name = config["id"]
         self.config = config
         self.listener = listener
@@ -44,9 +44,8 @@ class ModemLine:
         self.check_every = check_every
         # Levels: what the caller says (rx) and what the box says to them (tx);
         # both rings correct the drift between the modem's clock and pjsua's.
-        target = self.ring_target_ms(config)
-        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target, gain_db=config.get("rx_gain_db", 0))
-        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=target, gain_db=config.get("tx_gain_db", 0))
+        self.to_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=ring_target_ms, gain_db=config.get("rx_gain_db", 0))
+        self.from_pbx = AudioRing(LINE_RING_MAX_MS, target_ms=ring_target_ms, gain_db=config.get("tx_gain_db", 0))
         self.signal_dbm: int | None = None
         self.state = "starting"
         self.detail = ""
@@ -54,12 +53,6 @@ class ModemLine:
         self._jobs: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-
-    @classmethod
-    def ring_target_ms(cls, config: dict) -> float:
-        """The rings' fill: a voice path that delivers in bigger or less regular
-        blocks than the modem's 20 ms frames needs more."""
-        return LINE_RING_TARGET_MS
 
     # -- life ------------------------------------------------------------------------
     def start(self) -> None:

@@ -27,12 +27,13 @@ import time
 from typing import Callable
 
 from firmware.errors import SmallPbxError
+from firmware.hw import soundcard
 from firmware.hw.modem.at import ModemError
 from firmware.hw.modem.gsm import (CallAnswered, CallEnded, DtmfReceived, GsmModem, IncomingCall,
                                    LineState, SmsReceived)
 from firmware.hw.modem.sms_pdu import JournalError, PartJournal, Reassembler
 from firmware.hw.modem.supervisor import LineSupervisor
-from firmware.lines.face import ModemLine
+from firmware.lines.face import LINE_RING_TARGET_MS, ModemLine
 from firmware.lines.pcm_pump import SerialPcmPump
 
 log = logging.getLogger(__name__)
@@ -54,31 +55,26 @@ class GsmLine(ModemLine):
 
     def __init__(self, config: dict, *, listener, post: Callable[[Callable[[], None]], None],
                  power_pin=None, check_every: float = 8.0, ping_timeout: float = 3.0):
-        super().__init__(config, listener=listener, post=post, check_every=check_every)
+        # The call's voice: the SIM7600's PCM serial port, or a sound card
+        # (a USB audio modem, an analog hat's codec), or none configured. A
+        # card delivers a period at a time (JACK: ~21 ms, not 20 ms frames),
+        # so its rings hold more.
+        card = "" if config.get("pcm_device") else config.get("sound_device", "")
+        super().__init__(config, listener=listener, post=post, check_every=check_every,
+                         ring_target_ms=soundcard.RING_TARGET_MS if card else LINE_RING_TARGET_MS)
         self.supervisor = LineSupervisor(self._make_modem, on_state=self._on_state, power_pin=power_pin,
                                          check_every=check_every, ping_timeout=ping_timeout)
-        # The call's voice: the SIM7600's PCM serial port, or a sound card
-        # (a USB audio modem, an analog hat's codec), or none configured.
         self.pump = None
         if config.get("pcm_device"):
             self.pump = SerialPcmPump(config["pcm_device"], self.to_pbx, self.from_pbx)
-        elif config.get("sound_device"):
-            from firmware.hw.soundcard import SoundCardLine
-            self.pump = SoundCardLine(config["sound_device"], self.to_pbx, self.from_pbx,
-                                      on_error=lambda exc: log.error("line %s: %s", self.name, exc))
+        elif card:
+            self.pump = soundcard.SoundCardLine(card, self.to_pbx, self.from_pbx,
+                                                on_error=lambda exc: log.error("line %s: %s", self.name, exc))
         self._dialing = threading.Event()     # an outgoing call waits for its answer
         # Parts of long texts already read off the SIM (and deleted there):
         # kept by the line, so a reopened modem still joins them, and in a
         # journal once keep_sms_parts_in() gives one, so a restart does too.
         self.sms_parts = Reassembler()
-
-    @classmethod
-    def ring_target_ms(cls, config: dict) -> float:
-        if config.get("sound_device") and not config.get("pcm_device"):
-            # A card delivers a period at a time (JACK: ~21 ms, not 20 ms frames).
-            from firmware.hw.soundcard import RING_TARGET_MS
-            return RING_TARGET_MS
-        return super().ring_target_ms(config)
 
     # -- life ------------------------------------------------------------------------
     def keep_sms_parts_in(self, journal: PartJournal) -> None:
