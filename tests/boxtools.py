@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +97,20 @@ class Box:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def story(self, since: float, *events: list[dict]) -> str:
+        """The box's log lines (INFO and up) and phones' events from ``since``
+        (wall clock) on, in time order: what a failed call test prints."""
+        rows = []
+        for line in self.log().splitlines():
+            try:
+                at = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            except ValueError:
+                continue
+            if at >= since and " DEBUG " not in line:
+                rows.append((at, "box   " + line[24:200]))
+        rows += [(e["at"], f"phone {e}") for group in events for e in group if e.get("at", 0) >= since]
+        return "\n".join(f"{at - since:7.2f} {text}" for at, text in sorted(rows))
 
     def phone_ports(self) -> tuple[int, int]:
         base = free_port_block(size=1, low=30000, high=38000)

@@ -289,6 +289,8 @@ class ContactCenter:
             leg = call.agent_legs.get(action.extension)
             if leg is None or not self.engine.bridge(call.caller_leg, leg):
                 log.error("cannot bridge %s to agent %s", action.uid, action.extension)
+            else:
+                log.info("call %s: talking to agent %s", action.uid, action.extension)
         elif isinstance(action, cc.Hangup):
             self.engine.hangup(call.caller_leg)
         elif isinstance(action, cc.StartRecording):

@@ -71,7 +71,7 @@ def test_caller_navigates_menu_queues_and_talks_to_an_agent(ccbox, tmp_path):
     caller_got = read_wav(tmp_path / "caller_heard.wav")
     agent_got = read_wav(tmp_path / "agent_heard.wav")
     assert found_anywhere(sig_agent, caller_got, 0) > 0.7, "caller did not hear the agent"
-    assert found_anywhere(sig_caller, agent_got, 5, max_lag_s=5) > 0.7, "agent did not hear the caller"
+    assert found_anywhere(sig_caller, agent_got, 0) > 0.7, "agent did not hear the caller"
     assert best_correlation(noise_signal(2, seed=99), agent_got, max_lag_s=5)[0] < 0.3
     time.sleep(0.5)
     [rec] = [r for r in _records(box) if r["caller"] == "101"]

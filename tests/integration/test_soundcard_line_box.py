@@ -12,6 +12,7 @@ ring → bridge — inside the core process, with its real threads.
 """
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -85,19 +86,22 @@ def test_agent_hears_their_voice_come_back_through_the_sound_card_line(cardbox, 
     box, modem = cardbox, cardbox.modem
     box.cli("agent", "login", "201")
     before = len(call_records(box))
+    since = time.time()
     voice = low_band_noise(6, seed=51)
     agent = box.phone("201", "--answer", "--wait", "30", "--duration", "7",
                       "--play", str(write_wav(tmp_path / "agent.wav", voice)),
                       "--record", str(tmp_path / "agent_heard.wav"), background=True)
-    wait_for_event(agent, "ready")
+    seen = wait_for_event(agent, "ready")
     modem.incoming_call(CALLER)
     wait_until(lambda: modem.call_state == "active", 10, "the box to answer the line")
-    wait_for_event(agent, "media", timeout=15)
-    assert finish_phone(agent).last("done")["answered"]
+    seen += wait_for_event(agent, "media", timeout=15)
+    result = finish_phone(agent)
+    assert result.last("done")["answered"]
     heard = read_wav(tmp_path / "agent_heard.wav")
     audio = box.status()["lines"][0]["audio"]
     score = found_anywhere(voice, heard, 1, max_lag_s=5)
-    assert score > 0.7, f"the agent's voice did not come back through the card (best {score:.2f}); {audio}"
+    assert score > 0.7, (f"the agent's voice did not come back through the card (best {score:.2f}); {audio}\n"
+                         f"{box.story(since, seen, result.events)}")
     # ... and it is the card that carried it: another signal is not in the recording.
     assert found_anywhere(low_band_noise(6, seed=52), heard, 1, max_lag_s=5) < 0.5
     # The card's rings hold the sound card's target (a card period is not a 20 ms frame), not the modem's.
