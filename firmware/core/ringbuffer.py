@@ -16,7 +16,10 @@ resort: a read that finds too little audio is padded with silence (an
 underrun) and the ring refills to the target before playing again; a write
 that would overfill it drops the oldest audio (an overrun) down to the
 target. Without ``target_ms`` it is a plain bounded FIFO: underruns are
-padded, overruns drop the oldest audio beyond ``max_ms``.
+padded, overruns drop the oldest audio beyond ``max_ms``. An overrun is
+counted only while a reader is there (a read in the last READER_GONE_S):
+pjsua's bridge stops reading a port nobody listens to (a line caller in
+the menu), and the audio it did not want is not a fault.
 
 The target adapts to the host, like an adaptive jitter buffer: each
 underrun while playing means one side was late by more than the fill
@@ -49,6 +52,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+import time
 from array import array
 
 FRAME_BYTES = 320          # 20 ms of S16LE mono at 8 kHz
@@ -74,6 +78,9 @@ SLIP_SAMPLES = 16          # one sample is dropped/added across this many
 ADAPT_STEP_MS = 10
 ADAPT_CALM_S = 20.0
 ADAPT_SETTLE_S = 1.0
+
+# A reader that has not read for this long is gone, not slow.
+READER_GONE_S = 0.2
 
 _BIG_ENDIAN = sys.byteorder == "big"
 # The same in bytes, worked out once rather than at every 20 ms read.
@@ -146,7 +153,8 @@ class AudioRing:
         self._buf = bytearray()
         self._lock = threading.Lock()
         self.underruns = 0        # reads that ran dry while playing
-        self.overruns = 0         # writes that overfilled the ring
+        self.overruns = 0         # writes that overfilled the ring while read
+        self._last_read = -math.inf   # time.monotonic() of the last read
         self.waits = 0            # silent reads while (re)filling to the target
         self.drops = 0            # samples removed by drift correction
         self.repeats = 0          # samples added by drift correction
@@ -195,10 +203,12 @@ class AudioRing:
                     excess = len(self._buf) - self._target    # back to the target, not to the brim
                 excess += excess % 2          # keep sample alignment
                 del self._buf[:excess]
-                self.overruns += 1
+                if time.monotonic() - self._last_read < READER_GONE_S:
+                    self.overruns += 1
 
     def read(self, size: int = FRAME_BYTES) -> bytes:
         with self._lock:
+            self._last_read = time.monotonic()
             fill = len(self._buf)
             settled = self._since_clear >= _SETTLE_BYTES
             if not settled:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import time
 from array import array
 
 import pytest
 
-from firmware.core.ringbuffer import FRAME_BYTES, AudioRing
+from firmware.core.ringbuffer import FRAME_BYTES, READER_GONE_S, AudioRing
 
 RATE = 8000
 CARD_PERIOD = 1024 / 48000          # s, one JACK/ALSA period
@@ -185,10 +186,29 @@ def test_underrun_pads_with_silence_then_refills_to_the_target():
 
 def test_overrun_drops_the_oldest_audio_down_to_the_target():
     ring = AudioRing(max_ms=60, target_ms=40)
+    ring.read()                                    # a reader is there (it waits: nothing yet)
     ring.write(pcm(range(400)))                    # 50 ms
     ring.write(pcm(range(400, 560)))               # 70 ms > 60: back to 40
     assert ring.overruns == 1 and ring.level_ms() == 40
     assert array("h", ring.read()[:4]).tolist() == [240, 241]
+
+
+def test_audio_nobody_reads_is_dropped_without_counting_an_overrun():
+    # pjsua's bridge does not read a port nobody listens to (a line caller
+    # in the menu): the ring keeps only the newest audio, and that is no fault.
+    ring = AudioRing(max_ms=60, target_ms=40)
+    for n in range(10):
+        ring.write(pcm([n] * 160))                 # 200 ms into a 60 ms ring
+    assert ring.overruns == 0 and ring.level_ms() == 40
+    assert array("h", ring.read()).tolist() == [8] * 160     # plays from the newest 40 ms
+    # A reader that stopped reading is gone after READER_GONE_S, not at once.
+    for n in range(3):
+        ring.write(pcm([n] * 160))
+    assert ring.overruns == 1
+    time.sleep(READER_GONE_S + 0.05)
+    for n in range(6):
+        ring.write(pcm([n] * 160))
+    assert ring.overruns == 1 and ring.level_ms() <= 60
 
 
 @pytest.mark.parametrize("db, factor", [(6.0, 10 ** (6 / 20)), (-6.0, 10 ** (-6 / 20)), (-20.0, 0.1)])
