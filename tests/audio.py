@@ -78,19 +78,23 @@ def best_correlation(reference: np.ndarray, recorded: np.ndarray, max_lag_s: flo
 
 
 def window_matches(reference: np.ndarray, recorded: np.ndarray, start_s: float, end_s: float,
-                   window_s: float = 0.5, max_lag_s: float = 0.6) -> list[float]:
+                   window_s: float = 0.5, max_lag_s: float = 0.6, lead_s: float = 0.3) -> list[float]:
     """Correlation peak of each window of ``reference`` found in ``recorded``.
 
     Each window may sit at its own delay (a jitter buffer adapts during a
-    call), searched from its own position up to ``max_lag_s`` later.
+    call), searched from ``lead_s`` before its own position (a recording
+    that started a moment after the far end began to play runs ahead) up
+    to ``max_lag_s`` after it.
     """
     peaks = []
     size = int(window_s * RATE)
     t = int(start_s * RATE)
     while t + size <= min(int(end_s * RATE), len(reference)):
         ref = reference[t:t + size]
-        segment = recorded[t:t + size + int(max_lag_s * RATE)]
-        peaks.append(best_correlation(ref, segment, max_lag_s=max_lag_s)[0] if len(segment) >= size else 0.0)
+        first = max(0, t - int(lead_s * RATE))
+        segment = recorded[first:t + size + int(max_lag_s * RATE)]
+        reach = (t - first) / RATE + max_lag_s
+        peaks.append(best_correlation(ref, segment, max_lag_s=reach)[0] if len(segment) >= size else 0.0)
         t += size
     return peaks
 

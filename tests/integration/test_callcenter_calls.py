@@ -12,7 +12,7 @@ import time
 import pytest
 
 from audio import best_correlation, found_anywhere, noise_signal, read_wav, write_wav
-from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event
+from boxtools import DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event, wait_until
 
 AGENTS = {"201": "Agent-one-pass", "202": "Agent-two-pass", "203": "Agent-three-pw"}
 TABLES = {
@@ -51,7 +51,7 @@ def _records(box):
 
 
 def _agent(box, ext, *args, **kw):
-    return box.phone(ext, "--answer", "--wait", "25", *args, background=True, **kw)
+    return box.phone(ext, "--answer", "--wait", "60", *args, background=True, **kw)
 
 
 def test_caller_navigates_menu_queues_and_talks_to_an_agent(ccbox, tmp_path):
@@ -73,8 +73,7 @@ def test_caller_navigates_menu_queues_and_talks_to_an_agent(ccbox, tmp_path):
     assert found_anywhere(sig_agent, caller_got, 0) > 0.7, "caller did not hear the agent"
     assert found_anywhere(sig_caller, agent_got, 0) > 0.7, "agent did not hear the caller"
     assert best_correlation(noise_signal(2, seed=99), agent_got, max_lag_s=5)[0] < 0.3
-    time.sleep(0.5)
-    [rec] = [r for r in _records(box) if r["caller"] == "101"]
+    [rec] = wait_until(lambda: [r for r in _records(box) if r["caller"] == "101"], 10, "the call record")
     assert rec["queue"] == "sales" and rec["agent"] == "201" and rec["disposition"] == "answered"
     assert json.loads(rec["ivr_choices"]) == ["1"] and rec["route"] == "menu:main"
     assert rec["talk_s"] > 1 and rec["wait_s"] >= 0
@@ -114,8 +113,13 @@ def _call_queue(box, caller="102", seconds=2.5, **kw):
     return box.phone(caller, "--call", f"sip:700@{box.proxy}", "--duration", str(seconds), "--wait", "25", **kw)
 
 
-def _new_records(box, before):
-    return _records(box)[before:]
+def _new_records(box, before, count=1):
+    """The records written since ``before``, once there are ``count`` of them:
+    the core writes a call's record as the call ends, not before the phone exits."""
+    def enough():
+        rows = _records(box)[before:]
+        return rows if len(rows) >= count else None
+    return wait_until(enough, 10, f"{count} new call records")
 
 
 def test_round_robin_spreads_successive_calls_over_three_agents(ccbox, tmp_path):
@@ -131,7 +135,7 @@ def test_round_robin_spreads_successive_calls_over_three_agents(ccbox, tmp_path)
         time.sleep(0.5)
     for proc in agents.values():
         finish_phone(proc)
-    served = [r["agent"] for r in _new_records(box, before)]
+    served = [r["agent"] for r in _new_records(box, before, 3)]
     assert sorted(served) == ["201", "202", "203"], served
 
 
@@ -152,7 +156,7 @@ def test_longest_idle_skips_the_agent_in_wrap_up(ccbox, tmp_path):
     assert _call_queue(box, seconds=1.5).last("done")["answered"]      # 203: idle since login
     for proc in agents.values():
         finish_phone(proc)
-    assert [r["agent"] for r in _new_records(box, before)] == ["202", "201", "203"]
+    assert [r["agent"] for r in _new_records(box, before, 3)] == ["202", "201", "203"]
 
 
 def test_agent_who_does_not_answer_is_skipped_then_paused(ccbox, tmp_path):
@@ -201,7 +205,6 @@ def test_caller_hanging_up_while_waiting_is_abandoned_and_counted(ccbox, tmp_pat
     result = _call_queue(box, seconds=3)     # hangs up after 3 s, still waiting
     assert result.last("done")["answered"]   # the box answered to play hold music
     finish_phone(sleeper)
-    time.sleep(0.5)
     [rec] = _new_records(box, before)
     assert rec["disposition"] == "abandoned-in-queue" and rec["agent"] == ""
     assert 2 <= rec["wait_s"] <= 5
@@ -244,10 +247,11 @@ def test_recorded_call_holds_caller_left_and_agent_right(ccbox, tmp_path):
                        "--play", str(write_wav(tmp_path / "caller.wav", sig_caller)))
     assert caller.last("done")["answered"]
     finish_phone(agent)
-    time.sleep(1.0)  # the merge runs in the background
-    [rec] = _new_records(box, before)
+    [rec] = wait_until(lambda: _new_records(box, before), 10, "the call record")
     assert rec["recording"], rec
     path = box.data / "recordings" / rec["recording"]
+    # The two parts are merged in the background once both legs have closed.
+    wait_until(lambda: path.exists() and not list(path.parent.glob("*.part.wav")), 15, "the merged recording")
     left, right = _stereo(path)
     assert len(left) > 4 * 8000
     # Left is the caller, right the agent, each from the moment of the bridge.
@@ -279,7 +283,10 @@ def test_recording_cut_by_a_crash_is_readable_after_restart(tmp_path):
         deadline = time.monotonic() + 10
         while not list((box.data / "recordings").glob("*/*.part.wav")) and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(2)  # two seconds of recorded conversation
+        # Two seconds of conversation on disk in both parts (44-byte header
+        # + 16 kB a second), however slowly the host writes them.
+        wait_until(lambda: [p for p in (box.data / "recordings").glob("*/*.part.wav") if p.stat().st_size > 44 + 32000]
+                   [1:], 15, "two seconds recorded in both parts")
         core = subprocess.run(["pgrep", "-f", f"firmware --data {box.data} core"], capture_output=True, text=True)
         os.kill(int(core.stdout.split()[0]), signal.SIGKILL)
         assert box.proc.wait(timeout=20) == 1  # smallpbx run stops when the core dies
@@ -323,8 +330,11 @@ def test_night_mode_feature_code_and_override_switch_the_route(ccbox, tmp_path):
     assert closed.last("done")["answered"]
     box.cli("override", "hours", "auto")
     box.phone("102", "--call", f"sip:800@{box.proxy}", "--duration", "2")
-    time.sleep(0.5)
-    records = [r for r in _new_records(box, before) if r["route"] == "time_condition:hours"]
+
+    def through_hours():
+        rows = [r for r in _records(box)[before:] if r["route"] == "time_condition:hours"]
+        return rows if len(rows) >= 3 else None
+    records = wait_until(through_hours, 10, "three records through the time condition")
     assert [r["disposition"] for r in records] == ["abandoned-in-ivr", "hangup", "abandoned-in-ivr"]
     # The closed message ended the call from the box's side, well before 20 s.
     assert records[1]["ended"] - records[1]["arrived"] < 15
@@ -411,7 +421,7 @@ def test_returning_caller_gets_the_agent_who_served_them_last(ccbox, tmp_path):
     for proc in agents.values():
         proc.kill()
         proc.wait()
-    second = _new_records(box, before)[1]["agent"]
+    second = _new_records(box, before, 2)[1]["agent"]
     # rrmemory alone would have offered the other agent.
     assert second == first
 

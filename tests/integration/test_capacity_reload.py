@@ -23,7 +23,7 @@ def test_fifth_call_is_refused_cleanly(box):
     status = box.status()
     assert status["capacity"]["engine_limit"] == 4  # read from pjsua at start-up
     users = ["101", "102", "103", "101"]
-    phones = [box.phone(u, "--call", f"sip:*43@{box.proxy}", "--duration", "12", background=True)
+    phones = [box.phone(u, "--call", f"sip:*43@{box.proxy}", "--duration", "20", background=True)
               for u in users]
     try:
         _wait_calls(box, 4)

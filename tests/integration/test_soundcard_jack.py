@@ -94,9 +94,10 @@ class PbxClock(threading.Thread):
         self.line: SoundCardLine | None = None
         self.stopping = threading.Event()
         self.ticks = 0
+        self.started_at = time.monotonic()     # set again when the thread runs
 
     def run(self) -> None:
-        start = time.monotonic()
+        start = self.started_at = time.monotonic()
         while not self.stopping.wait(max(0.0, start + self.ticks * self.period - time.monotonic())):
             offset = self.ticks * FRAME_BYTES
             frame = self.source[offset:offset + FRAME_BYTES]
@@ -151,6 +152,7 @@ def run_loop(jack: JackServer, source: np.ndarray, *, preroll_s: float = 0.0, ta
     clock.line = line
     clock.start()                 # pjsua's clock runs before a line is opened
     try:
+        started = time.monotonic()
         line.start()
         jack.loop_back()
         end = time.monotonic() + preroll_s + len(source) / RATE + tail_s
@@ -162,6 +164,7 @@ def run_loop(jack: JackServer, source: np.ndarray, *, preroll_s: float = 0.0, ta
     finally:
         clock.stop()
         line.close()
+        line.ran_s = time.monotonic() - started     # the callbacks ran this long (with the loop's set-up)
     return line, clock, heard
 
 
@@ -267,9 +270,11 @@ def test_levels_scale_the_audio_as_configured(jack):
     source = noise_signal(4.5, seed=42)
 
     def change_levels(line, clock):
-        time.sleep(PREROLL_S + 1.5)
+        # On the clock's time line, which ``heard`` follows (the line's
+        # start and the JACK wiring before this may take a while).
+        time.sleep(max(0.0, clock.started_at + PREROLL_S + 1.5 - time.monotonic()))
         line.output_gain_db = -6.0            # towards the line: half
-        time.sleep(1.5)
+        time.sleep(max(0.0, clock.started_at + PREROLL_S + 3.0 - time.monotonic()))
         line.input_gain_db = 12.0             # from the line: x4, so x2 overall
 
     line, _, heard = run_loop(jack, source, preroll_s=PREROLL_S, during=change_levels)
@@ -295,8 +300,11 @@ def test_paced_for_ten_seconds_rings_neither_starve_nor_grow(jack):
     source = noise_signal(11, seed=43)
     line, clock, heard = run_loop(jack, source, ppm=1000, tail_s=0.0)
     to_pbx, from_pbx = line.to_pbx, line.from_pbx
-    # The card was paced by its own clock: 46.9 periods of 1024 frames a second.
-    assert 0.95 * 11 * JACK_RATE / PERIOD < line.callbacks < 1.05 * 11 * JACK_RATE / PERIOD, line.callbacks
+    # The card was paced by its own clock: 46.9 periods of 1024 frames a
+    # second for as long as the stream ran (11 s plus the JACK wiring's set-up).
+    periods = line.ran_s * JACK_RATE / PERIOD
+    assert 11 * JACK_RATE / PERIOD < periods + 2 and 0.95 * periods < line.callbacks < 1.05 * periods + 2, \
+        (line.callbacks, line.ran_s)
     assert line.samples_in == pytest.approx(line.frames / 6, abs=10)
     assert line.max_callback_cpu_s < PERIOD / JACK_RATE / 2, line.max_callback_cpu_s
     with unless_the_host_stalled(line):
@@ -406,7 +414,9 @@ VANISH = textwrap.dedent("""
         reported.set()
     line = SoundCardLine("system", *line_rings(), on_error=on_error)
     line.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 5
+    while line.callbacks <= 10 and time.monotonic() < deadline:   # the stream is running
+        time.sleep(0.05)
     before = line.callbacks
     os.kill(int(sys.argv[1]), signal.SIGTERM)     # the card vanishes (the server goes away)
     killed = time.monotonic()

@@ -52,10 +52,10 @@ def test_torture_messages_do_not_break_the_box(box, tmp_path):
     assert status["calls"] == []
     assert "unreachable" not in status["proxy"]
 
-    sent = write_wav(tmp_path / "sent.wav", noise_signal(2, seed=3))
+    sent = write_wav(tmp_path / "sent.wav", noise_signal(5, seed=3))
     heard_path = tmp_path / "heard.wav"
     result = box.phone("101", "--call", f"sip:*43@{box.proxy}", "--play", str(sent),
-                       "--record", str(heard_path), "--duration", "2.5")
+                       "--record", str(heard_path), "--duration", "5.5")
     assert result.last("done")["answered"], result.events
     assert heard(read_wav(sent), read_wav(heard_path))[0]
     assert set(VALID) <= set(torture)

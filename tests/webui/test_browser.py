@@ -27,6 +27,9 @@ SHOTS = (ROOT / "docs" / "web" if os.environ.get("SMALLPBX_SCREENSHOTS") == "1"
          else Path(os.environ.get("TMPDIR", "/tmp")) / "smallpbx-screenshots")
 CHROMIUM = "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api")
+# The dashboard refreshes every 2 s and a busy CI host is slow: assertions
+# on the page wait as long as the page's own actions (15 s), not 5 s.
+sync_api.expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
