@@ -30,6 +30,17 @@ def read_wav(path: Path) -> np.ndarray:
     return samples
 
 
+def pcm_samples(data: bytes) -> np.ndarray:
+    """S16LE bytes as captured off a line (a trailing half sample dropped) as floats."""
+    data = bytes(data)
+    return np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2").astype(np.float64) / 32768.0
+
+
+def level(samples: np.ndarray) -> float:
+    """RMS of ``samples`` (0.0 for none)."""
+    return float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
+
+
 def noise_signal(seconds: float, seed: int, level: float = 0.3) -> np.ndarray:
     """Speech-band noise bursts: unique per seed, so correlation can tell sources apart."""
     rng = np.random.default_rng(seed)

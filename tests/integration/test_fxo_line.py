@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from audio import found_anywhere, noise_signal, read_wav, write_wav
+from audio import found_anywhere, level, noise_signal, pcm_samples, read_wav, write_wav
 from boxtools import (
     DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event, wait_until,
     call_records)
@@ -60,19 +60,14 @@ def test_analog_caller_reaches_an_agent_with_audio_both_ways(fxobox, tmp_path):
     seen = wait_for_event(agent, "ready")
     modem.incoming_call(CALLER, "SHOP CUSTOMER")
     wait_until(lambda: modem.off_hook, 15, "the box to take the line off hook")
-    def prompt_level():
-        got = bytes(modem.captured_audio)
-        return np.sqrt(np.mean((np.frombuffer(got[: len(got) - len(got) % 2], dtype="<i2") / 32768) ** 2)) \
-            if len(got) > 1600 else 0.0
-    wait_until(lambda: prompt_level() > 0.01, 10, "the welcome prompt")      # the menu is running
+    wait_until(lambda: level(pcm_samples(modem.captured_audio)) > 0.01, 10, "the welcome prompt")   # the menu runs
     modem.send_dtmf("2")
     mark = len(modem.captured_audio)
     modem.play_caller_audio((np.clip(sig_caller, -1, 1) * 32767).astype("<i2").tobytes())
     seen += wait_for_event(agent, "media", timeout=15)
     result = finish_phone(agent)
     assert result.last("done")["answered"]
-    got = bytes(modem.captured_audio[mark:])
-    caller_heard = np.frombuffer(got[: len(got) - len(got) % 2], dtype="<i2").astype(float) / 32768
+    caller_heard = pcm_samples(modem.captured_audio[mark:])
     story = lambda: f"line audio: {box.status()['lines'][0]['audio']}\n{box.story(since, seen, result.events)}"
     assert found_anywhere(sig_agent, caller_heard, 0, max_lag_s=15) > 0.7, \
         f"the analog caller did not hear the agent; {story()}"

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from audio import found_anywhere, noise_signal, read_wav, write_wav
+from audio import found_anywhere, level, noise_signal, pcm_samples, read_wav, write_wav
 from boxtools import (
     DEFAULT_EXTENSIONS, finish_phone, run_cli, start_box, stop_box, wait_for_event, wait_until,
     call_records)
@@ -31,10 +31,6 @@ TABLES = {
 
 def _pcm(signal: np.ndarray) -> bytes:
     return (np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes()
-
-
-def _samples(data: bytes) -> np.ndarray:
-    return np.frombuffer(bytes(data[: len(data) - len(data) % 2]), dtype="<i2").astype(np.float64) / 32768.0
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +81,14 @@ def test_gsm_caller_reaches_the_menu_presses_1_and_talks_to_an_agent(gsmbox, tmp
     wait_until(lambda: modem.call_state == "active", 10, "the box to answer the GSM call")
     wait_until(lambda: modem.pcm_streaming, 5, "the PCM stream")
     # The welcome prompt plays: the menu is running.
-    wait_until(lambda: len(modem.captured_audio) > 1600
-               and np.sqrt(np.mean(_samples(modem.captured_audio) ** 2)) > 0.01, 10, "the welcome prompt")
+    wait_until(lambda: level(pcm_samples(modem.captured_audio)) > 0.01, 10, "the welcome prompt")
     modem.send_dtmf("1")                          # the modem reports +RXDTMF: 1
     mark = len(modem.captured_audio)
     modem.play_caller_audio(_pcm(sig_caller))
     seen += wait_for_event(agent, "media", timeout=15)   # the agent answered
     agent_result = finish_phone(agent)
     assert agent_result.last("done")["answered"]
-    caller_heard = _samples(modem.captured_audio[mark:])
+    caller_heard = pcm_samples(modem.captured_audio[mark:])
     agent_heard = read_wav(tmp_path / "agent_heard.wav")
     story = lambda: f"line audio: {box.status()['lines'][0]['audio']}\n{box.story(since, seen, agent_result.events)}"
     assert found_anywhere(sig_agent, caller_heard, 0, max_lag_s=15) > 0.7, \
@@ -136,7 +131,7 @@ def test_extension_calls_a_mobile_number_out_through_the_line(gsmbox, tmp_path):
     modem.play_caller_audio(_pcm(sig_far))
     result = finish_phone(phone)
     assert result.last("done")["answered"], result.events
-    far_heard = _samples(modem.captured_audio[mark:])
+    far_heard = pcm_samples(modem.captured_audio[mark:])
     assert found_anywhere(sig_phone, far_heard, 1) > 0.7, "the far end did not hear the extension"
     assert found_anywhere(sig_far, read_wav(tmp_path / "phone_heard.wav"), 0) > 0.7, \
         "the extension did not hear the far end"
@@ -198,7 +193,7 @@ def test_owner_test_call_rings_a_mobile_through_the_line_and_plays_the_message(g
     t.join(30)
     out = result["cli"]
     assert out.returncode == 0 and "done" in out.stdout, out.stdout + out.stderr
-    heard = _samples(modem.captured_audio[mark:])
+    heard = pcm_samples(modem.captured_audio[mark:])
     message = read_wav(box.data / "prompts" / "en" / "playback-test.wav")
     assert found_anywhere(message, heard, 0.5, seconds=2) > 0.7, "the test message did not reach the mobile"
     wait_until(lambda: modem.call_state == "idle", 10, "the line to hang up after the message")
